@@ -1,0 +1,61 @@
+"""What happens when agentspans itself fails.
+
+In an application an internal error is logged once per place and swallowed, so the user's call goes
+on untouched. Under a test suite (``AGENTSPANS_STRICT=1``; our own ``conftest.py`` sets it) the same
+error is raised, so a bug in the instrumentation cannot hide behind a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+logger = logging.getLogger("agentspans")
+
+_STRICT_VALUES = frozenset({"1", "true", "yes", "on"})
+_reported: set[str] = set()
+_reported_lock = threading.Lock()
+
+
+class InternalError(RuntimeError):
+    """Raised in strict mode in place of a swallowed internal error."""
+
+
+def strict() -> bool:
+    """Whether internal errors are raised instead of logged (read each time: tests flip it)."""
+    return os.environ.get("AGENTSPANS_STRICT", "").strip().lower() in _STRICT_VALUES
+
+
+def report_internal_error(where: str, exc: BaseException | None = None) -> None:
+    """Log an internal failure once per ``where``; in strict mode raise it.
+
+    Must be called from an ``except`` block (or with ``exc``) so the traceback is kept.
+    """
+    if strict():
+        raise InternalError(f"agentspans internal error in {where}") from exc
+    with _reported_lock:
+        if where in _reported:
+            return
+        _reported.add(where)
+    logger.warning(
+        "agentspans: internal error in %s; the application continues without this piece of "
+        "telemetry (further errors here are not logged)",
+        where,
+        exc_info=exc if exc is not None else True,
+    )
+
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` at WARNING level the first time ``key`` is seen."""
+    with _reported_lock:
+        if key in _reported:
+            return
+        _reported.add(key)
+    logger.warning(message, *args)
+
+
+def reset_reported() -> None:
+    """Forget what was reported (for tests and for ``uninstrument``)."""
+    with _reported_lock:
+        _reported.clear()

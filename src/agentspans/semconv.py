@@ -1,0 +1,131 @@
+"""Every attribute, event and span name agentspans writes, in one place.
+
+Standard names come from the OpenTelemetry GenAI semantic conventions; what the conventions do
+not name lives under ``agentspans.``. ``docs/attributes.md`` documents each of them; a test keeps
+that table and this module in step.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- OpenTelemetry GenAI semantic conventions --------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
+GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
+GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+
+ERROR_TYPE: Final = "error.type"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+
+# gen_ai.operation.name values
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_EMBEDDINGS: Final = "embeddings"
+OP_EXECUTE_TOOL: Final = "execute_tool"
+OP_INVOKE_AGENT: Final = "invoke_agent"
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
+LLM_OPERATIONS: Final = frozenset({OP_CHAT, OP_TEXT_COMPLETION, OP_EMBEDDINGS, "generate_content"})
+
+# --- agentspans.* : fixed by the contract in ARCHITECTURE.md ------------------------------------
+REQUEST_FINGERPRINT: Final = "agentspans.request.fingerprint"
+COST_USD: Final = "agentspans.cost.usd"
+
+# --- agentspans.* : documented in docs/attributes.md --------------------------------------------
+# Delegation patched by import path: what the coordinator asked the agent to do.
+DELEGATE_ACTION: Final = "agentspans.delegate.action"
+DELEGATE_FUNCTION: Final = "agentspans.delegate.function"
+# Where the instrumented callable lives (module:qualname) for decorated and patched functions.
+CODE_FUNCTION: Final = "code.function.name"
+
+# LLM call details the conventions do not name.
+USAGE_ESTIMATED: Final = "agentspans.usage.estimated"
+OUTPUT_TOKENS_PER_SECOND: Final = "agentspans.response.output_tokens_per_second"
+STREAM_OUTCOME: Final = "agentspans.stream.outcome"
+REQUEST_CONTEXT_WINDOW: Final = "agentspans.request.context_window"
+COST_ESTIMATED: Final = "agentspans.cost.estimated"
+PRICE_SOURCE: Final = "agentspans.cost.price_source"
+
+# Resource usage while the span was open (from the background sampler's timeline).
+CPU_TIME_S: Final = "agentspans.process.cpu.time_s"
+CPU_UTILIZATION: Final = "agentspans.process.cpu.utilization"
+MEMORY_RSS_PEAK_BYTES: Final = "agentspans.process.memory.rss_peak_bytes"
+MEMORY_RSS_DELTA_BYTES: Final = "agentspans.process.memory.rss_delta_bytes"
+VRAM_PEAK_BYTES: Final = "agentspans.gpu.memory.peak_bytes"
+VRAM_TOTAL_BYTES: Final = "agentspans.gpu.memory.total_bytes"
+VRAM_UTILIZATION_PEAK: Final = "agentspans.gpu.memory.peak_utilization"
+GPU_DEVICE: Final = "agentspans.gpu.device"
+
+# Rollups onto agent and root spans: the subtree's totals.
+ROLLUP_INPUT_TOKENS: Final = "agentspans.rollup.input_tokens"
+ROLLUP_OUTPUT_TOKENS: Final = "agentspans.rollup.output_tokens"
+ROLLUP_COST_USD: Final = "agentspans.rollup.cost_usd"
+ROLLUP_LLM_CALLS: Final = "agentspans.rollup.llm_calls"
+ROLLUP_TOOL_CALLS: Final = "agentspans.rollup.tool_calls"
+
+# Analysis written by the trace processor.
+CRITICAL_PATH_SELF_MS: Final = "agentspans.critical_path.self_ms"
+CRITICAL_PATH_ON_PATH: Final = "agentspans.critical_path.on_path"
+CRITICAL_PATH_COMPOSITION: Final = "agentspans.critical_path.composition"
+TRACE_DURATION_MS: Final = "agentspans.trace.duration_ms"
+COORDINATION_OVERHEAD_MS: Final = "agentspans.coordination_overhead_ms"
+COORDINATION_OVERHEAD_SHARE: Final = "agentspans.coordination_overhead_share"
+TRACE_TOTAL_INPUT_TOKENS: Final = "agentspans.trace.input_tokens"
+TRACE_TOTAL_OUTPUT_TOKENS: Final = "agentspans.trace.output_tokens"
+TRACE_TOTAL_COST_USD: Final = "agentspans.trace.cost_usd"
+TRACE_TOTAL_LLM_CALLS: Final = "agentspans.trace.llm_calls"
+TRACE_TOTAL_TOOL_CALLS: Final = "agentspans.trace.tool_calls"
+TRACE_FINDINGS_COUNT: Final = "agentspans.findings.count"
+TRACE_FINDING_KINDS: Final = "agentspans.findings.kinds"
+TRACE_ESTIMATED_SAVINGS_MS: Final = "agentspans.findings.estimated_savings_ms"
+FINDING_KIND: Final = "agentspans.finding.kind"
+ANALYSIS_SKIPPED: Final = "agentspans.analysis.skipped"
+
+# The event each finding adds to the span it concerns.
+FINDING_EVENT: Final = "agentspans.finding"
+FINDING_EVENT_KIND: Final = "agentspans.finding.kind"
+FINDING_EVENT_SEVERITY: Final = "agentspans.finding.severity"
+FINDING_EVENT_SAVINGS_MS: Final = "agentspans.finding.estimated_savings_ms"
+FINDING_EVENT_MESSAGE: Final = "agentspans.finding.message"
+FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
+
+# Instrumentation scope of every span agentspans starts itself.
+INSTRUMENTATION_SCOPE: Final = "agentspans"
