@@ -92,6 +92,7 @@ MEMORY_RSS_DELTA_BYTES: Final = "agentspans.process.memory.rss_delta_bytes"
 VRAM_PEAK_BYTES: Final = "agentspans.gpu.memory.peak_bytes"
 VRAM_TOTAL_BYTES: Final = "agentspans.gpu.memory.total_bytes"
 VRAM_UTILIZATION_PEAK: Final = "agentspans.gpu.memory.peak_utilization"
+VRAM_PROCESS_PEAK_BYTES: Final = "agentspans.gpu.memory.process_peak_bytes"
 GPU_DEVICE: Final = "agentspans.gpu.device"
 
 # Rollups onto agent and root spans: the subtree's totals.

@@ -1,0 +1,392 @@
+"""Options for ``instrument()``: arguments first, then ``OTEL_*`` / ``AGENTSPANS_*``, then defaults.
+
+Everything is read and validated once, here. A wrong argument raises :class:`ConfigError` naming
+the option and the accepted values; a wrong environment variable is logged and replaced by its
+default, as the OpenTelemetry SDK does, so a typo in a deployment's environment cannot stop the
+application from starting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from agentspans._errors import warn_once
+
+EXPORTERS = ("otlp", "file", "console", "none")
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+LIBRARIES = ("openai", "anthropic", "litellm")
+DEFAULT_FILE_PATH = "agentspans-traces.jsonl"
+
+_DEFAULT_EXPORT_TIMEOUT_S = 5.0
+_DEFAULT_SHUTDOWN_TIMEOUT_S = 3.0
+_DEFAULT_RESOURCE_INTERVAL_S = 0.05
+_DEFAULT_ANALYSIS_HOLD_S = 300.0
+_DEFAULT_MAX_SPANS_PER_TRACE = 20_000
+_DEFAULT_MAX_TRACES_HELD = 2_000
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A wrong option given to ``instrument()``."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved options. Built only by :func:`resolve`."""
+
+    service_name: str | None
+    exporters: tuple[str, ...]
+    otlp_protocol: str | None
+    otlp_endpoint: str | None
+    file_path: str
+    capture_content: bool
+    delegates: Mapping[str, str | None]
+    agents: tuple[str, ...]
+    tools: tuple[str, ...]
+    libraries: tuple[str, ...]
+    analysis: bool
+    thresholds: Mapping[str, float]
+    analysis_hold_s: float
+    max_spans_per_trace: int
+    max_traces_held: int
+    resources: bool
+    resource_interval_s: float
+    prices: Mapping[str, Mapping[str, float]]
+    prices_file: str | None
+    export_timeout_s: float
+    shutdown_timeout_s: float
+    # Exporters and the provider the app chose; not validated beyond their presence.
+    tracer_provider: Any = None
+    exporters_explicit: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _bad_env(name: str, value: str, accepted: str, default: object) -> None:
+    warn_once(
+        f"env:{name}={value}",
+        "agentspans: ignoring %s=%r (accepted: %s); using %r",
+        name,
+        value,
+        accepted,
+        default,
+    )
+
+
+def _parse_bool_env(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    _bad_env(name, raw, "true or false", default)
+    return default
+
+
+def _parse_number_env(
+    name: str, default: T, convert: Callable[[str], T], check: Callable[[T], bool], accepted: str
+) -> T:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = convert(raw)
+    except ValueError:
+        _bad_env(name, raw, accepted, default)
+        return default
+    if not check(value):
+        _bad_env(name, raw, accepted, default)
+        return default
+    return value
+
+
+def _split_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _choice_list(
+    option: str, value: str | Sequence[str], accepted: Sequence[str], env_name: str | None
+) -> tuple[str, ...]:
+    items = _split_list(value) if isinstance(value, str) else tuple(value)
+    if not items:
+        raise ConfigError(
+            f"agentspans.instrument({option}=...): empty; accepted: {', '.join(accepted)}"
+        )
+    for item in items:
+        if not isinstance(item, str) or item not in accepted:
+            where = f" (or {env_name})" if env_name else ""
+            raise ConfigError(
+                f"agentspans.instrument({option}={value!r}): unknown value {item!r}; "
+                f"accepted: {', '.join(accepted)}{where}"
+            )
+    if "none" in items and len(items) > 1:
+        raise ConfigError(
+            f"agentspans.instrument({option}={value!r}): 'none' cannot be combined with others"
+        )
+    return items
+
+
+def _check_positive(option: str, value: object, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        expected = "a positive integer" if integer else "a positive number"
+        raise ConfigError(f"agentspans.instrument({option}={value!r}): expected {expected}")
+
+
+def _import_paths(option: str, value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if not isinstance(item, str) or item.count(":") != 1 or not all(item.split(":")):
+            raise ConfigError(
+                f"agentspans.instrument({option}=...): {item!r} is not an import path; "
+                "write 'package.module:function', 'package.module:Class.method', "
+                "'package.module:*' or 'package.module:Class.*'"
+            )
+    return tuple(items)
+
+
+def _delegates(
+    value: Mapping[str, str | None] | Iterable[str] | str | None,
+) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        paths = _import_paths("delegates", list(value))
+        result: dict[str, str | None] = {}
+        for path in paths:
+            expr = value[path]
+            if expr is not None and (not isinstance(expr, str) or not expr.strip()):
+                raise ConfigError(
+                    f"agentspans.instrument(delegates={{{path!r}: {expr!r}}}): the value names the "
+                    "argument that holds the agent's name, e.g. 'agent.name' or 'agent_name'"
+                )
+            result[path] = expr
+        return result
+    return dict.fromkeys(_import_paths("delegates", value))
+
+
+def _env_float(name: str, default: float) -> float:
+    return _parse_number_env(name, default, float, lambda v: v > 0, "a positive number")
+
+
+def _env_int(name: str, default: int) -> int:
+    return _parse_number_env(name, default, int, lambda v: v > 0, "a positive integer")
+
+
+def _numeric_option(
+    option: str, value: float | None, env_name: str, default: float, integer: bool = False
+) -> Any:
+    if value is not None:
+        _check_positive(option, value, integer)
+        return value
+    return _env_int(env_name, int(default)) if integer else _env_float(env_name, default)
+
+
+def _exporters(value: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+    if value is not None:
+        return _choice_list("exporter", value, EXPORTERS, None), True
+    for env_name in ("AGENTSPANS_EXPORTER", "OTEL_TRACES_EXPORTER"):
+        raw = _env(env_name)
+        if raw is None:
+            continue
+        items = _split_list(raw.lower())
+        if items and all(item in EXPORTERS for item in items):
+            return items, True
+        _bad_env(env_name, raw, ", ".join(EXPORTERS), "otlp")
+        return ("otlp",), False
+    return ("otlp",), False
+
+
+def _otlp_protocol(value: str | None) -> str | None:
+    if value is not None:
+        if value not in OTLP_PROTOCOLS:
+            raise ConfigError(
+                f"agentspans.instrument(otlp_protocol={value!r}): accepted: "
+                f"{', '.join(OTLP_PROTOCOLS)} (http/json is not supported by the Python exporter)"
+            )
+        return value
+    for env_name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        raw = _env(env_name)
+        if raw is None:
+            continue
+        if raw in OTLP_PROTOCOLS:
+            return raw
+        _bad_env(env_name, raw, ", ".join(OTLP_PROTOCOLS), "grpc")
+        return "grpc"
+    return None
+
+
+def _capture_content(value: bool | None) -> bool:
+    if value is not None:
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"agentspans.instrument(capture_content={value!r}): expected True or False"
+            )
+        return value
+    if _env("AGENTSPANS_CAPTURE_CONTENT") is not None:
+        return _parse_bool_env("AGENTSPANS_CAPTURE_CONTENT", False)
+    return _parse_bool_env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", False)
+
+
+def _libraries(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is not None:
+        if (isinstance(value, str) and value == "none") or (
+            not isinstance(value, str) and not value
+        ):
+            return ()
+        return _choice_list("libraries", value, LIBRARIES, "AGENTSPANS_LIBRARIES")
+    raw = _env("AGENTSPANS_LIBRARIES")
+    if raw is None:
+        return LIBRARIES
+    items = _split_list(raw.lower())
+    if items == ("none",):
+        return ()
+    if all(item in LIBRARIES for item in items):
+        return items
+    _bad_env("AGENTSPANS_LIBRARIES", raw, ", ".join(LIBRARIES), ",".join(LIBRARIES))
+    return LIBRARIES
+
+
+def _thresholds(value: Mapping[str, float] | None) -> Mapping[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"agentspans.instrument(thresholds={value!r}): expected a mapping of threshold "
+            "names to numbers"
+        )
+    return dict(value)
+
+
+def _prices(value: Mapping[str, Mapping[str, float]] | None) -> Mapping[str, Mapping[str, float]]:
+    if value is None:
+        return {}
+    from agentspans.pricing import validate_overrides
+
+    try:
+        return validate_overrides(value)
+    except ValueError as exc:
+        raise ConfigError(f"agentspans.instrument(prices=...): {exc}") from None
+
+
+def resolve(
+    *,
+    service_name: str | None = None,
+    exporter: str | Sequence[str] | None = None,
+    otlp_protocol: str | None = None,
+    otlp_endpoint: str | None = None,
+    file_path: str | os.PathLike[str] | None = None,
+    capture_content: bool | None = None,
+    delegates: Mapping[str, str | None] | Iterable[str] | str | None = None,
+    agents: Iterable[str] | str | None = None,
+    tools: Iterable[str] | str | None = None,
+    libraries: str | Sequence[str] | None = None,
+    analysis: bool | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    analysis_hold_s: float | None = None,
+    max_spans_per_trace: int | None = None,
+    max_traces_held: int | None = None,
+    resources: bool | None = None,
+    resource_interval_s: float | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
+    prices_file: str | os.PathLike[str] | None = None,
+    export_timeout_s: float | None = None,
+    shutdown_timeout_s: float | None = None,
+    tracer_provider: Any = None,
+) -> Config:
+    """Resolve and validate every option once."""
+    if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
+        raise ConfigError(
+            f"agentspans.instrument(service_name={service_name!r}): expected a non-empty string"
+        )
+    for option, flag in (("analysis", analysis), ("resources", resources)):
+        if flag is not None and not isinstance(flag, bool):
+            raise ConfigError(f"agentspans.instrument({option}={flag!r}): expected True or False")
+
+    exporters, explicit = _exporters(exporter)
+    resolved_file = os.fspath(file_path) if file_path is not None else None
+    if resolved_file is not None and not resolved_file.strip():
+        raise ConfigError("agentspans.instrument(file_path=''): expected a file path")
+    env_tools = _split_list(_env("AGENTSPANS_TOOLS") or "")
+    env_agents = _split_list(_env("AGENTSPANS_AGENTS") or "")
+    env_delegates = _split_list(_env("AGENTSPANS_DELEGATES") or "")
+    return Config(
+        service_name=service_name or _env("OTEL_SERVICE_NAME"),
+        exporters=exporters,
+        exporters_explicit=explicit,
+        otlp_protocol=_otlp_protocol(otlp_protocol),
+        otlp_endpoint=otlp_endpoint,
+        file_path=resolved_file or _env("AGENTSPANS_FILE_PATH") or DEFAULT_FILE_PATH,
+        capture_content=_capture_content(capture_content),
+        delegates=_delegates(delegates if delegates is not None else env_delegates or None),
+        agents=_import_paths("agents", agents if agents is not None else env_agents),
+        tools=_import_paths("tools", tools if tools is not None else env_tools),
+        libraries=_libraries(libraries),
+        analysis=analysis if analysis is not None else _parse_bool_env("AGENTSPANS_ANALYSIS", True),
+        thresholds=_thresholds(thresholds),
+        analysis_hold_s=_numeric_option(
+            "analysis_hold_s",
+            analysis_hold_s,
+            "AGENTSPANS_ANALYSIS_HOLD_S",
+            _DEFAULT_ANALYSIS_HOLD_S,
+        ),
+        max_spans_per_trace=_numeric_option(
+            "max_spans_per_trace",
+            max_spans_per_trace,
+            "AGENTSPANS_MAX_SPANS_PER_TRACE",
+            _DEFAULT_MAX_SPANS_PER_TRACE,
+            integer=True,
+        ),
+        max_traces_held=_numeric_option(
+            "max_traces_held",
+            max_traces_held,
+            "AGENTSPANS_MAX_TRACES_HELD",
+            _DEFAULT_MAX_TRACES_HELD,
+            integer=True,
+        ),
+        resources=resources
+        if resources is not None
+        else _parse_bool_env("AGENTSPANS_RESOURCES", True),
+        resource_interval_s=_numeric_option(
+            "resource_interval_s",
+            resource_interval_s,
+            "AGENTSPANS_RESOURCE_INTERVAL_S",
+            _DEFAULT_RESOURCE_INTERVAL_S,
+        ),
+        prices=_prices(prices),
+        prices_file=os.fspath(prices_file)
+        if prices_file is not None
+        else _env("AGENTSPANS_PRICES_FILE"),
+        export_timeout_s=_numeric_option(
+            "export_timeout_s",
+            export_timeout_s,
+            "AGENTSPANS_EXPORT_TIMEOUT_S",
+            _DEFAULT_EXPORT_TIMEOUT_S,
+        ),
+        shutdown_timeout_s=_numeric_option(
+            "shutdown_timeout_s",
+            shutdown_timeout_s,
+            "AGENTSPANS_SHUTDOWN_TIMEOUT_S",
+            _DEFAULT_SHUTDOWN_TIMEOUT_S,
+        ),
+        tracer_provider=tracer_provider,
+    )

@@ -1,0 +1,266 @@
+"""Build or join the TracerProvider and put our processor in front of the exporters.
+
+Two cases:
+
+* No provider configured: we create an SDK ``TracerProvider`` (resource from ``OTEL_*``,
+  sampler from ``OTEL_TRACES_SAMPLER``), set it as the global one, and export through the
+  exporters the options name.
+* The app configured an SDK ``TracerProvider`` already: we join it. Its existing span processors
+  are moved behind our :class:`TraceProcessor`, so the app's own exporters receive the enriched,
+  analysed spans; we add exporters of our own only when ``exporter=`` / ``AGENTSPANS_EXPORTER`` /
+  ``OTEL_TRACES_EXPORTER`` asks for them. ``uninstrument()`` puts the processors back as they were.
+
+Nothing here touches the network: exporters connect lazily, on their first export.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from agentspans._config import Config
+from agentspans._errors import logger, warn_once
+from agentspans.exporters.otlp_json import OtlpJsonFileExporter
+from agentspans.processors.enrich import Enricher
+from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
+
+# The provider an earlier instrument() created and made global: the SDK allows setting the
+# global provider only once per process, so a later instrument() reuses it as its own.
+_created_provider: TracerProvider | None = None
+
+
+class GuardedExporter(SpanExporter):
+    """An exporter that never holds the application up.
+
+    It logs one clear warning the first time its backend cannot be reached (the OTLP exporters
+    would log every retry), and at shutdown it gives up at once on a backend that is known to be
+    down, or after the shutdown timeout on one that is slow, instead of retrying for minutes.
+    """
+
+    def __init__(self, inner: SpanExporter, description: str, shutdown_timeout_s: float) -> None:
+        self.inner = inner
+        self.description = description
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._failing = False
+        self._abandoned = False
+        self._shut = False
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._abandoned:
+            return SpanExportResult.FAILURE
+        try:
+            result = self.inner.export(spans)
+        except Exception as exc:  # an exporter bug must not kill the export thread
+            logger.debug("agentspans: exporter raised", exc_info=exc)
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.FAILURE:
+            if not self._failing:
+                self._failing = True
+                logger.warning(
+                    "agentspans: cannot export spans to %s; the application continues and spans "
+                    "are dropped until it answers (check OTEL_EXPORTER_OTLP_ENDPOINT, or use "
+                    "AGENTSPANS_EXPORTER=file|console|none)",
+                    self.description,
+                )
+        elif self._failing:
+            self._failing = False
+            logger.info("agentspans: exporting to %s again", self.description)
+        return result
+
+    def abandon(self) -> None:
+        """Stop exporting now: interrupt retries and drop what is left."""
+        with self._lock:
+            self._abandoned = True
+            if self._shut:
+                return
+            self._shut = True
+        try:
+            self.inner.shutdown()
+        except Exception:
+            logger.debug("agentspans: exporter shutdown failed", exc_info=True)
+
+    def begin_shutdown(self) -> None:
+        if self._failing:
+            self.abandon()
+            return
+        timer = threading.Timer(self._shutdown_timeout_s, self.abandon)
+        timer.daemon = True
+        timer.start()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis) if not self._abandoned else True
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+        self.inner.shutdown()
+
+
+class _SilenceExporterRetries:
+    """Keeps the OTLP exporters' per-retry warnings out of the app's log while ours run."""
+
+    LOGGERS = (
+        "opentelemetry.exporter.otlp.proto.grpc.exporter",
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "opentelemetry.exporter.otlp.proto.http",
+        "opentelemetry.exporter.http.transport",
+    )
+
+    def __init__(self) -> None:
+        import logging
+
+        self._loggers = [logging.getLogger(name) for name in self.LOGGERS]
+
+    def filter(self, record: Any) -> bool:
+        return bool(record.levelno < 30)  # keep DEBUG/INFO; our GuardedExporter says the rest once
+
+    def install(self) -> None:
+        for target in self._loggers:
+            target.addFilter(self)
+
+    def remove(self) -> None:
+        for target in self._loggers:
+            target.removeFilter(self)
+
+
+def _otlp_exporter(config: Config) -> tuple[SpanExporter, str]:
+    protocol = config.otlp_protocol or "grpc"
+    timeout = config.export_timeout_s
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        grpc_exporter = GrpcExporter(endpoint=config.otlp_endpoint, timeout=timeout)
+        return (
+            grpc_exporter,
+            f"{getattr(grpc_exporter, '_endpoint', config.otlp_endpoint)} (OTLP/gRPC)",
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpExporter,
+    )
+
+    http_exporter = HttpExporter(endpoint=config.otlp_endpoint, timeout=timeout)
+    return http_exporter, f"{getattr(http_exporter, '_endpoint', config.otlp_endpoint)} (OTLP/HTTP)"
+
+
+def export_processors(config: Config) -> tuple[list[SpanProcessor], list[GuardedExporter]]:
+    processors: list[SpanProcessor] = []
+    guarded: list[GuardedExporter] = []
+    for name in config.exporters:
+        if name == "none":
+            continue
+        if name == "console":
+            processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
+            continue
+        if name == "file":
+            inner: SpanExporter = OtlpJsonFileExporter(config.file_path)
+            description = config.file_path
+        else:
+            inner, description = _otlp_exporter(config)
+        exporter = GuardedExporter(inner, description, config.shutdown_timeout_s)
+        guarded.append(exporter)
+        processors.append(BatchSpanProcessor(exporter))
+    return processors, guarded
+
+
+@dataclass
+class Installation:
+    """What one instrument() changed in the tracing pipeline, so uninstrument() can undo it."""
+
+    provider: Any
+    processor: TraceProcessor | None
+    owned: bool
+    replaced: tuple[SpanProcessor, ...] = ()
+    exporters: list[GuardedExporter] = field(default_factory=list)
+    silencer: _SilenceExporterRetries | None = None
+
+    def remove(self) -> None:
+        """Put the provider's processors back as they were, and flush and stop ours."""
+        processor = self.processor
+        if processor is None:
+            return
+        multi = self.provider._active_span_processor
+        with multi._lock:
+            kept = tuple(p for p in multi._span_processors if p is not processor)
+            multi._span_processors = self.replaced + kept
+        # The app's own processors stay alive: only what we added is shut down.
+        processor.downstream = tuple(p for p in processor.downstream if p not in self.replaced)
+        processor.shutdown()
+        if self.silencer is not None:
+            self.silencer.remove()
+
+
+def _provider_for(config: Config) -> tuple[Any, bool]:
+    """The provider to use, and whether it is ours (created by agentspans)."""
+    global _created_provider
+    provider = config.tracer_provider or trace.get_tracer_provider()
+    if provider is _created_provider or isinstance(provider, TracerProvider):
+        return provider, provider is _created_provider
+    if config.tracer_provider is not None or not isinstance(provider, trace.ProxyTracerProvider):
+        return provider, False  # an API implementation other than the SDK's
+    resource = Resource.create({SERVICE_NAME: config.service_name} if config.service_name else {})
+    created = TracerProvider(resource=resource)
+    trace.set_tracer_provider(created)
+    provider = trace.get_tracer_provider()
+    if provider is created:
+        _created_provider = created
+        return created, True
+    return provider, False
+
+
+def install(
+    config: Config,
+    annotator: Annotator | None,
+    enricher: Enricher,
+    start_hooks: Sequence[StartHook],
+) -> Installation:
+    provider, owned = _provider_for(config)
+    if not isinstance(provider, TracerProvider):
+        warn_once(
+            "foreign-provider",
+            "agentspans: the tracer provider %s is not the OpenTelemetry SDK's; spans are created "
+            "through it, but cost, resource and trace-analysis attributes cannot be added",
+            type(provider).__name__,
+        )
+        return Installation(provider, None, owned=False)
+
+    # Our exporters go in when we own the pipeline, or when the options ask for them explicitly;
+    # an app that configured its own provider already exports where it wants.
+    add_exporters = owned or config.exporters_explicit
+    ours, guarded = export_processors(config) if add_exporters else ([], [])
+    multi = provider._active_span_processor
+    with multi._lock:
+        replaced = tuple(multi._span_processors)
+        processor = TraceProcessor(
+            [*replaced, *ours],
+            enricher,
+            annotator,
+            hold_s=config.analysis_hold_s,
+            max_spans_per_trace=config.max_spans_per_trace,
+            max_traces_held=config.max_traces_held,
+            start_hooks=start_hooks,
+            before_shutdown=[exporter.begin_shutdown for exporter in guarded],
+        )
+        multi._span_processors = (processor,)
+    silencer = None
+    if guarded:
+        silencer = _SilenceExporterRetries()
+        silencer.install()
+    return Installation(provider, processor, owned, replaced, guarded, silencer)

@@ -1,0 +1,9 @@
+"""anthropic integration (being built)."""
+
+from __future__ import annotations
+
+from agentspans._patching import Patches
+
+
+def instrument(patches: Patches) -> None:
+    """Register the anthropic patches (none yet)."""
