@@ -15,7 +15,9 @@ Nothing here touches the network: exporters connect lazily, on their first expor
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,9 @@ from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
 # The provider an earlier instrument() created and made global: the SDK allows setting the
 # global provider only once per process, so a later instrument() reuses it as its own.
 _created_provider: TracerProvider | None = None
+# An export still running after this long is retrying an unreachable backend.
+_RETRYING_AFTER_S = 0.5
+_SDK_DEFAULT_QUEUE_SIZE = 2048
 
 
 class GuardedExporter(SpanExporter):
@@ -55,18 +60,23 @@ class GuardedExporter(SpanExporter):
         self.description = description
         self._shutdown_timeout_s = shutdown_timeout_s
         self._failing = False
+        self._export_started: float | None = None
         self._abandoned = False
+        self._shutting_down = False
         self._shut = False
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._abandoned:
+        if self._abandoned or (self._shutting_down and self._failing):
             return SpanExportResult.FAILURE
+        self._export_started = time.monotonic()
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # an exporter bug must not kill the export thread
             logger.debug("agentspans: exporter raised", exc_info=exc)
             result = SpanExportResult.FAILURE
+        finally:
+            self._export_started = None
         if result is SpanExportResult.FAILURE:
             if not self._failing:
                 self._failing = True
@@ -94,12 +104,24 @@ class GuardedExporter(SpanExporter):
             logger.debug("agentspans: exporter shutdown failed", exc_info=True)
 
     def begin_shutdown(self) -> None:
+        """Watch the final exports: a healthy backend takes milliseconds; one that is retrying
+        (an export running longer than half a second) or known to be down is abandoned."""
+        self._shutting_down = True
         if self._failing:
             self.abandon()
             return
-        timer = threading.Timer(self._shutdown_timeout_s, self.abandon)
-        timer.daemon = True
-        timer.start()
+        deadline = time.monotonic() + self._shutdown_timeout_s
+
+        def watch() -> None:
+            while not self._shut and not self._abandoned:
+                started = self._export_started
+                now = time.monotonic()
+                if now >= deadline or (started is not None and now - started > _RETRYING_AFTER_S):
+                    self.abandon()
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=watch, name="agentspans-export-watchdog", daemon=True).start()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self.inner.force_flush(timeout_millis) if not self._abandoned else True
@@ -160,6 +182,13 @@ def _otlp_exporter(config: Config) -> tuple[SpanExporter, str]:
     return http_exporter, f"{getattr(http_exporter, '_endpoint', config.otlp_endpoint)} (OTLP/HTTP)"
 
 
+def _queue_size(config: Config) -> int | None:
+    """Room for a whole held trace: the analysis forwards a trace's spans in one burst."""
+    if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE"):
+        return None  # the SDK reads the user's setting itself
+    return max(_SDK_DEFAULT_QUEUE_SIZE, 2 * config.max_spans_per_trace)
+
+
 def export_processors(config: Config) -> tuple[list[SpanProcessor], list[GuardedExporter]]:
     processors: list[SpanProcessor] = []
     guarded: list[GuardedExporter] = []
@@ -176,7 +205,7 @@ def export_processors(config: Config) -> tuple[list[SpanProcessor], list[Guarded
             inner, description = _otlp_exporter(config)
         exporter = GuardedExporter(inner, description, config.shutdown_timeout_s)
         guarded.append(exporter)
-        processors.append(BatchSpanProcessor(exporter))
+        processors.append(BatchSpanProcessor(exporter, max_queue_size=_queue_size(config)))
     return processors, guarded
 
 
@@ -200,7 +229,9 @@ class Installation:
         with multi._lock:
             kept = tuple(p for p in multi._span_processors if p is not processor)
             multi._span_processors = self.replaced + kept
-        # The app's own processors stay alive: only what we added is shut down.
+        # Spans still held for analysis go out to every processor, the app's included; then
+        # only what we added is shut down and the app's own processors stay alive.
+        processor.force_flush()
         processor.downstream = tuple(p for p in processor.downstream if p not in self.replaced)
         processor.shutdown()
         if self.silencer is not None:

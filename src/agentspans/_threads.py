@@ -50,10 +50,11 @@ def _wrap_thread_start(owner: Any, attribute: str, raw: Any) -> Callable[..., An
 
 
 def _wrap_submit(owner: Any, attribute: str, raw: Any) -> Callable[..., Any]:
+    # Always wrapped, even with no span: a pool's worker thread may have been started inside
+    # some span, and a task submitted from outside any span must not inherit that one.
     def submit(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        ctx = otel_context.get_current()
-        if args and _has_span(ctx):
-            args = (_in_context(ctx, args[0]), *args[1:])
+        if args:
+            args = (_in_context(otel_context.get_current(), args[0]), *args[1:])
         return wrapped(*args, **kwargs)
 
     return submit

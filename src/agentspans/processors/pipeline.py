@@ -317,11 +317,6 @@ class TraceProcessor(SpanProcessor):
         if self._stopped:
             return
         self._stopped = True
-        for callback in self._before_shutdown:
-            try:
-                callback()
-            except Exception as exc:
-                report_internal_error("trace processor shutdown hook", exc)
         self._wake.set()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
@@ -330,6 +325,11 @@ class TraceProcessor(SpanProcessor):
             self._process(flush_all=True)
         except Exception as exc:
             report_internal_error("trace processor shutdown", exc)
+        for callback in self._before_shutdown:
+            try:
+                callback()
+            except Exception as exc:
+                report_internal_error("trace processor shutdown hook", exc)
         for processor in self.downstream:
             try:
                 processor.shutdown()

@@ -1,0 +1,1 @@
+"""A small multi-agent app the patching tests instrument by import path, untouched."""
