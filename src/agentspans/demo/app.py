@@ -1,0 +1,186 @@
+"""The demo's multi-agent application, written the way such apps are written.
+
+A coordinator plans a market report, hands research and data gathering to two agents running
+side by side in a thread pool, and has a writer stream the answer. It knows nothing of tracing:
+``agentspans.instrument()`` patches :meth:`Coordinator.run`, :meth:`Coordinator.delegate` and the
+tools by import path (see ``agentspans.demo.cli``), and the openai client is traced as it is.
+
+Planted on purpose, as they appear in real apps, for the report to find:
+
+* the research agent runs four independent web searches one after another;
+* the data agent and the writer both ask for the same company profile (the same prompt twice);
+* the coordinator deliberates between delegations instead of delegating and waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageParam
+
+from agentspans.demo import tools
+
+PLANNER_MODEL = "gpt-4o"
+WORKER_MODEL = "gpt-4o-mini"
+WRITER_MODEL = "gpt-4o"
+EMBEDDING_MODEL = "text-embedding-3-small"
+
+_PROFILE_PROMPT: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "You are a financial analyst. Be factual and brief."},
+    {
+        "role": "user",
+        "content": "Give a two-sentence profile of Acme Robotics: what it sells and to whom.",
+    },
+]
+
+
+def _ask(client: OpenAI, model: str, prompt: str, max_tokens: int) -> str:
+    response = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=max_tokens,
+        temperature=0.2,
+    )
+    return response.choices[0].message.content or ""
+
+
+def company_profile(client: OpenAI) -> str:
+    """The company's profile. Both the data agent and the writer call this, and nothing caches
+    it — the same request goes out twice."""
+    response = client.chat.completions.create(
+        model=WORKER_MODEL, messages=_PROFILE_PROMPT, max_tokens=48, temperature=0.0
+    )
+    return response.choices[0].message.content or ""
+
+
+@dataclass
+class Findings:
+    sources: list[str] = field(default_factory=list)
+    summary: str = ""
+    stats: dict[str, float] = field(default_factory=dict)
+    profile: str = ""
+
+
+class Agent(Protocol):
+    name: str
+
+    def handle(self, task: str) -> Any: ...
+
+
+class ResearchAgent:
+    name = "research"
+
+    def __init__(self, client: OpenAI) -> None:
+        self.client = client
+
+    def handle(self, task: str) -> Findings:
+        _ask(self.client, WORKER_MODEL, f"Split into four web searches: {task}", max_tokens=32)
+        questions = [
+            "Acme Robotics revenue 2025",
+            "Acme Robotics competitors",
+            "warehouse robotics market size",
+            "Acme Robotics customer reviews",
+        ]
+        sources: list[str] = []
+        for question in questions:  # independent searches, awaited one by one
+            sources.extend(tools.search_web(question))
+        self.client.embeddings.create(model=EMBEDDING_MODEL, input=sources[:6])
+        summary = _ask(
+            self.client, WORKER_MODEL, f"Summarise these sources: {sources[:6]}", max_tokens=56
+        )
+        return Findings(sources=sources, summary=summary)
+
+
+class DataAgent:
+    name = "data"
+
+    def __init__(self, client: OpenAI, base_url: str, api_key: str) -> None:
+        self.client = client
+        self.base_url = base_url
+        self.api_key = api_key
+
+    def handle(self, task: str) -> Findings:
+        warehouse = asyncio.run(self._warehouse(task))
+        rows = tools.fetch_dataset("acme_quarterly")
+        stats = tools.compute_stats(rows)
+        stats["warehouse_rows"] = float(len(warehouse))
+        return Findings(stats=stats, profile=company_profile(self.client))
+
+    async def _warehouse(self, task: str) -> list[tuple[int, float]]:
+        """Two warehouse queries and a schema question, concurrently on one event loop."""
+        async with AsyncOpenAI(base_url=self.base_url, api_key=self.api_key) as client:
+            revenue, costs, _ = await asyncio.gather(
+                tools.query_warehouse("SELECT quarter, revenue FROM acme"),
+                tools.query_warehouse("SELECT quarter, cost FROM acme"),
+                client.chat.completions.create(
+                    model=WORKER_MODEL,
+                    messages=[{"role": "user", "content": f"Which tables answer: {task}?"}],
+                    max_tokens=24,
+                ),
+            )
+        return revenue + costs
+
+
+class WriterAgent:
+    name = "writer"
+
+    def __init__(self, client: OpenAI) -> None:
+        self.client = client
+
+    def handle(self, task: str) -> str:
+        profile = company_profile(self.client)
+        stream = self.client.chat.completions.create(
+            model=WRITER_MODEL,
+            messages=[
+                {"role": "system", "content": "Write a crisp market report."},
+                {"role": "user", "content": f"{task}\n\nProfile: {profile}"},
+            ],
+            max_tokens=80,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        parts = [
+            chunk.choices[0].delta.content or ""
+            for chunk in stream
+            if chunk.choices and chunk.choices[0].delta
+        ]
+        return tools.spell_check("".join(parts))
+
+
+class Coordinator:
+    name = "coordinator"
+
+    def __init__(self, base_url: str, api_key: str, *, deliberation_s: float = 0.6) -> None:
+        self.client = OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+        self.research = ResearchAgent(self.client)
+        self.data = DataAgent(self.client, base_url, api_key)
+        self.writer = WriterAgent(self.client)
+        self.deliberation_s = deliberation_s
+
+    def delegate(self, agent: Agent, task: str) -> Any:
+        return agent.handle(task)
+
+    def run(self, question: str) -> str:
+        _ask(self.client, PLANNER_MODEL, f"Plan the work for: {question}", max_tokens=40)
+        self._deliberate()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="agent") as pool:
+            research = pool.submit(self.delegate, self.research, question)
+            data = pool.submit(self.delegate, self.data, question)
+            findings = [research.result(), data.result()]
+        self._deliberate()
+        notes = "\n".join(f.summary or str(f.stats) for f in findings)
+        report: str = self.delegate(self.writer, f"{question}\n\nNotes:\n{notes}")
+        self._deliberate()
+        return report
+
+    def _deliberate(self) -> None:
+        """Re-reading the state between steps: time the coordinator spends not delegating."""
+        time.sleep(self.deliberation_s)
+
+    def close(self) -> None:
+        self.client.close()
