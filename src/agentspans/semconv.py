@@ -130,3 +130,49 @@ FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
 
 # Instrumentation scope of every span agentspans starts itself.
 INSTRUMENTATION_SCOPE: Final = "agentspans"
+
+# --- cost, context window, resources and metrics (docs/cost.md) --------------------------------
+# No cost: True when the model has no price (a warning names it once); never a guessed number.
+COST_UNKNOWN: Final = "agentspans.cost.unknown"
+# The price table entry that matched the span's model (e.g. "gpt-4o" for "gpt-4o-2024-08-06").
+PRICE_MODEL: Final = "agentspans.cost.price_model"
+# Input tokens as a share of the model's context window (0.9 = the prompt filled 90 %).
+CONTEXT_WINDOW_SHARE: Final = "agentspans.request.context_window_share"
+# VRAM over the span's window, beyond the peaks above (from the sampler's NVML timeline).
+VRAM_DELTA_BYTES: Final = "agentspans.gpu.memory.delta_bytes"
+VRAM_PROCESS_DELTA_BYTES: Final = "agentspans.gpu.memory.process_delta_bytes"
+VRAM_PEAK_BYTES_PER_DEVICE: Final = "agentspans.gpu.memory.peak_bytes_per_device"
+GPU_UTILIZATION_PEAK: Final = "agentspans.gpu.utilization.peak"
+GPU_UTILIZATION_MEAN: Final = "agentspans.gpu.utilization.mean"
+# PyTorch's CUDA caching allocator, when the app imported torch and initialised CUDA.
+TORCH_ALLOCATED_PEAK_BYTES: Final = "agentspans.gpu.torch.allocated_peak_bytes"
+TORCH_ALLOCATED_DELTA_BYTES: Final = "agentspans.gpu.torch.allocated_delta_bytes"
+# Resource attribute: why spans carry no VRAM attributes ("nvidia-ml-py not installed", ...).
+GPU_UNAVAILABLE_REASON: Final = "agentspans.gpu.unavailable_reason"
+
+# Metric instruments (names and units fixed in docs/cost.md; dashboards rely on them).
+METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_COST: Final = "agentspans.cost.usd"
+METRIC_FINDINGS: Final = "agentspans.findings"
+METRIC_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"
+METRIC_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
+METRIC_GPU_UTILIZATION: Final = "hw.gpu.utilization"
+# Metric attributes from the GenAI and hardware conventions.
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+TOKEN_TYPE_INPUT: Final = "input"
+TOKEN_TYPE_OUTPUT: Final = "output"
+HW_ID: Final = "hw.id"
+HW_NAME: Final = "hw.name"
+HW_VENDOR: Final = "hw.vendor"
+
+# Read, never written: names other instrumentations use (OpenLLMetry, older GenAI conventions),
+# so their spans get cost and metrics too.
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+GEN_AI_USAGE_PROMPT_TOKENS: Final = "gen_ai.usage.prompt_tokens"
+GEN_AI_USAGE_COMPLETION_TOKENS: Final = "gen_ai.usage.completion_tokens"
+OPENLLMETRY_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read_input_tokens"
+OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation_input_tokens"
+OPENLLMETRY_REQUEST_TYPE: Final = "llm.request.type"
+OPENLLMETRY_LLM_REQUEST_TYPES: Final = frozenset({"chat", "completion", "embedding"})
