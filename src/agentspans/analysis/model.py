@@ -81,6 +81,8 @@ class AgentSummary:
     cost_usd: float
     own_ms: float = 0.0
     vram_peak_bytes: int | None = None
+    llm_calls: int = 0
+    tool_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,23 @@ class Totals:
     cost_usd: float = 0.0
     llm_calls: int = 0
     tool_calls: int = 0
+    # How many of the LLM calls carried a cost: with none, ``cost_usd`` is 0.0 by absence of
+    # data, not a measured zero, and renderers should say "unknown".
+    priced_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """The totals of one span's subtree (itself included), each LLM call counted once."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    llm_calls: int = 0
+    tool_calls: int = 0
+    priced_calls: int = 0
+    # The highest ``agentspans.gpu.memory.peak_bytes`` in the subtree; None without VRAM data.
+    vram_peak_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +125,9 @@ class TraceAnalysis:
     findings: tuple[Finding, ...]
     # Messages about the input (missing parents, several roots, ...), for the report to show.
     problems: tuple[str, ...] = ()
+    # Each span's own time on the critical path in ms, for the spans that have any.
+    path_self_ms: Mapping[str, float] = field(default_factory=dict)
+    # Subtree totals of the root and of every invoke_agent span, by span id.
+    rollups: Mapping[str, Rollup] = field(default_factory=dict)
+    # Every span this analysis covers (the root's tree), in depth-first order from the root.
+    span_ids: tuple[str, ...] = ()

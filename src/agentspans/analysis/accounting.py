@@ -1,0 +1,257 @@
+"""What a tree's spans did: which are LLM, tool and agent calls, and what they add up to.
+
+An LLM span is one whose ``gen_ai.operation.name`` is an LLM operation. When two
+instrumentations nest (litellm's span around openai's), only the outermost LLM span counts as a
+call; a count it lacks (tokens, cost) is taken from the first LLM span nested inside it that has
+it, so the call is counted once and with everything that was measured. Tool calls are
+``execute_tool`` spans. A trace's totals are the sum over its counted LLM calls, and equal the
+root's rollup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentspans import semconv
+from agentspans.analysis.forest import Tree
+from agentspans.analysis.model import AgentSummary, Rollup, Totals
+
+_LLM = semconv.LLM_OPERATIONS
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return int(value)
+
+
+def _amount(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        return None
+    return float(value)
+
+
+@dataclass(slots=True)
+class Accounts:
+    """Per tree index facts the detectors and the rollups share."""
+
+    operation: list[str | None]
+    # The span is a counted LLM call (the outermost of a nest of LLM spans).
+    llm: list[bool]
+    tool: list[bool]
+    agent: list[bool]
+    # For counted LLM calls: tokens and cost (None when nothing measured them).
+    input_tokens: list[int | None]
+    output_tokens: list[int | None]
+    cost: list[float | None]
+    # The nearest invoke_agent span at or above each span (-1 for none).
+    agent_of: list[int]
+    vram_peak: list[int | None]
+    # Request fingerprints of counted LLM calls and tool calls.
+    fingerprint: list[str | None]
+
+
+def account(tree: Tree) -> Accounts:
+    n = len(tree)
+    records, parent = tree.records, tree.parent
+    operation: list[str | None] = [None] * n
+    llm = [False] * n
+    tool = [False] * n
+    agent = [False] * n
+    inputs: list[int | None] = [None] * n
+    outputs: list[int | None] = [None] * n
+    cost: list[float | None] = [None] * n
+    agent_of = [-1] * n
+    vram: list[int | None] = [None] * n
+    fingerprints: list[str | None] = [None] * n
+    # The outermost LLM span at or above each span (-1 when not inside one).
+    outer_llm = [-1] * n
+    for i in range(n):  # preorder
+        attributes = records[i].attributes
+        op = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+        op = op if isinstance(op, str) else None
+        operation[i] = op
+        p = parent[i]
+        above = outer_llm[p] if p >= 0 else -1
+        if op == semconv.OP_INVOKE_AGENT:
+            agent[i] = True
+            agent_of[i] = i
+        elif p >= 0:
+            agent_of[i] = agent_of[p]
+        fp = attributes.get(semconv.REQUEST_FINGERPRINT)
+        fp = fp if isinstance(fp, str) and fp else None
+        if op == semconv.OP_EXECUTE_TOOL:
+            tool[i] = True
+            fingerprints[i] = fp
+        peak = _count(attributes.get(semconv.VRAM_PEAK_BYTES))
+        if peak is not None:
+            vram[i] = peak
+        if op in _LLM:
+            in_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
+            out_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+            usd = _amount(attributes.get(semconv.COST_USD))
+            if above < 0:
+                llm[i] = True
+                outer_llm[i] = i
+                inputs[i], outputs[i], cost[i] = in_tokens, out_tokens, usd
+                fingerprints[i] = fp
+            else:
+                outer_llm[i] = above
+                if inputs[above] is None:
+                    inputs[above] = in_tokens
+                if outputs[above] is None:
+                    outputs[above] = out_tokens
+                if cost[above] is None:
+                    cost[above] = usd
+                if fingerprints[above] is None:
+                    fingerprints[above] = fp
+        else:
+            outer_llm[i] = above
+    return Accounts(
+        operation, llm, tool, agent, inputs, outputs, cost, agent_of, vram, fingerprints
+    )
+
+
+@dataclass(slots=True)
+class Subtrees:
+    """Every span's subtree totals as parallel lists; :meth:`rollup` builds one on demand."""
+
+    input_tokens: list[int]
+    output_tokens: list[int]
+    cost: list[float]
+    llm_calls: list[int]
+    tool_calls: list[int]
+    priced_calls: list[int]
+    vram_peak: list[int | None]
+
+    def rollup(self, i: int) -> Rollup:
+        return Rollup(
+            self.input_tokens[i],
+            self.output_tokens[i],
+            self.cost[i],
+            self.llm_calls[i],
+            self.tool_calls[i],
+            self.priced_calls[i],
+            self.vram_peak[i],
+        )
+
+
+def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
+    """The subtree totals of every span (children folded into parents)."""
+    n = len(tree)
+    parent = tree.parent
+    inputs = [0] * n
+    outputs = [0] * n
+    cost = [0.0] * n
+    llm_calls = [0] * n
+    tool_calls = [0] * n
+    priced = [0] * n
+    vram: list[int | None] = list(accounts.vram_peak)
+    for i in range(n):
+        if accounts.llm[i]:
+            inputs[i] = accounts.input_tokens[i] or 0
+            outputs[i] = accounts.output_tokens[i] or 0
+            llm_calls[i] = 1
+            c = accounts.cost[i]
+            if c is not None:
+                cost[i] = c
+                priced[i] = 1
+        if accounts.tool[i]:
+            tool_calls[i] = 1
+    for i in range(n - 1, 0, -1):  # reverse preorder: children before parents
+        p = parent[i]
+        inputs[p] += inputs[i]
+        outputs[p] += outputs[i]
+        cost[p] += cost[i]
+        llm_calls[p] += llm_calls[i]
+        tool_calls[p] += tool_calls[i]
+        priced[p] += priced[i]
+        v = vram[i]
+        if v is not None:
+            pv = vram[p]
+            if pv is None or v > pv:
+                vram[p] = v
+    return Subtrees(inputs, outputs, cost, llm_calls, tool_calls, priced, vram)
+
+
+def totals_of(rollup: Rollup) -> Totals:
+    return Totals(
+        input_tokens=rollup.input_tokens,
+        output_tokens=rollup.output_tokens,
+        cost_usd=rollup.cost_usd,
+        llm_calls=rollup.llm_calls,
+        tool_calls=rollup.tool_calls,
+        priced_calls=rollup.priced_calls,
+    )
+
+
+def agent_name(tree: Tree, node: int) -> str:
+    name = tree.records[node].attributes.get(semconv.GEN_AI_AGENT_NAME)
+    return name if isinstance(name, str) and name else tree.records[node].name
+
+
+def agent_summaries(
+    tree: Tree, accounts: Accounts, own_ns: Mapping[int, int], subtree: Subtrees
+) -> list[AgentSummary]:
+    """One row per agent name: its invoke_agent spans, and the LLM and tool calls it made
+    itself (those whose nearest agent span is one of its own; its sub-agents have their own
+    rows), so the rows add up to the totals less the calls made outside any agent."""
+
+    @dataclass(slots=True)
+    class Row:
+        first_start: int
+        calls: int = 0
+        duration_ns: int = 0
+        own_ns: int = 0
+        input_tokens: int = 0
+        output_tokens: int = 0
+        cost: float = 0.0
+        llm_calls: int = 0
+        tool_calls: int = 0
+        vram: int | None = None
+
+    rows: dict[str, Row] = {}
+    names: dict[int, str] = {}
+    for i in range(len(tree)):
+        if not accounts.agent[i]:
+            continue
+        name = names[i] = agent_name(tree, i)
+        row = rows.get(name)
+        if row is None:
+            row = rows[name] = Row(tree.start[i])
+        row.calls += 1
+        row.duration_ns += tree.end[i] - tree.start[i]
+        row.own_ns += own_ns.get(i, 0)
+        peak = subtree.vram_peak[i]
+        if peak is not None and (row.vram is None or peak > row.vram):
+            row.vram = peak
+    for i in range(len(tree)):
+        owner = accounts.agent_of[i]
+        if owner < 0:
+            continue
+        row = rows[names[owner]]
+        if accounts.llm[i]:
+            row.llm_calls += 1
+            row.input_tokens += accounts.input_tokens[i] or 0
+            row.output_tokens += accounts.output_tokens[i] or 0
+            row.cost += accounts.cost[i] or 0.0
+        if accounts.tool[i]:
+            row.tool_calls += 1
+    ordered = sorted(rows.items(), key=lambda item: (item[1].first_start, item[0]))
+    return [
+        AgentSummary(
+            name=name,
+            calls=row.calls,
+            duration_ms=row.duration_ns / 1e6,
+            input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens,
+            cost_usd=row.cost,
+            own_ms=row.own_ns / 1e6,
+            vram_peak_bytes=row.vram,
+            llm_calls=row.llm_calls,
+            tool_calls=row.tool_calls,
+        )
+        for name, row in ordered
+    ]

@@ -1,0 +1,81 @@
+"""``analyze``: records in, one :class:`TraceAnalysis` per root's tree out. Never raises on
+data: what is wrong with the input becomes a message in ``TraceAnalysis.problems``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agentspans.analysis.accounting import account, agent_summaries, subtrees, totals_of
+from agentspans.analysis.critical_path import critical_path, own_time_ns
+from agentspans.analysis.detectors import TraceView, find
+from agentspans.analysis.forest import Tree, build_forest
+from agentspans.analysis.model import Segment, SpanRecord, TraceAnalysis
+from agentspans.analysis.thresholds import Thresholds
+
+
+def analyze(
+    records: Sequence[SpanRecord], thresholds: Thresholds | None = None
+) -> list[TraceAnalysis]:
+    """Analyse every trace in ``records``: one result per root (see ``forest`` for how orphans,
+    several roots and cycles are split), in a fixed order."""
+    limits = thresholds if thresholds is not None else Thresholds()
+    return [analyze_tree(tree, limits) for tree in build_forest(records)]
+
+
+def _coordinators(tree: Tree, is_agent: list[bool]) -> list[int]:
+    """The root and every agent span with another agent span anywhere beneath it."""
+    n = len(tree)
+    has_agent_below = [False] * n
+    parent = tree.parent
+    for i in range(n - 1, 0, -1):
+        if is_agent[i] or has_agent_below[i]:
+            has_agent_below[parent[i]] = True
+    return [0] + [i for i in range(1, n) if is_agent[i] and has_agent_below[i]]
+
+
+def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
+    root_start = tree.start[0]
+    duration_ns = tree.end[0] - root_start
+    stretches = critical_path(tree)
+    records = tree.records
+    path_self: dict[int, int] = {}
+    segments = []
+    for stretch in stretches:
+        node = stretch.node
+        path_self[node] = path_self.get(node, 0) + stretch.end_ns - stretch.start_ns
+        segments.append(
+            Segment(
+                records[node].span_id,
+                records[node].name,
+                (stretch.start_ns - root_start) / 1e6,
+                (stretch.end_ns - root_start) / 1e6,
+            )
+        )
+    accounts = account(tree)
+    below = subtrees(tree, accounts)
+    coordinators = _coordinators(tree, accounts.agent)
+    own = {
+        i: own_time_ns(tree, i) for i in (0, *(i for i in range(len(tree)) if accounts.agent[i]))
+    }
+    overhead = sum(own[i] for i in coordinators)
+    view = TraceView(
+        tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead
+    )
+    rollups = {records[0].span_id: below.rollup(0)}
+    for i in range(1, len(tree)):
+        if accounts.agent[i]:
+            rollups[records[i].span_id] = below.rollup(i)
+    return TraceAnalysis(
+        trace_id=tree.trace_id,
+        root_span_id=records[0].span_id,
+        duration_ms=duration_ns / 1e6,
+        critical_path=tuple(segments),
+        coordination_overhead_ms=overhead / 1e6,
+        totals=totals_of(below.rollup(0)),
+        agents=tuple(agent_summaries(tree, accounts, own, below)),
+        findings=find(view),
+        problems=tuple(tree.problems),
+        path_self_ms={records[i].span_id: ns / 1e6 for i, ns in path_self.items()},
+        rollups=rollups,
+        span_ids=tuple(r.span_id for r in records),
+    )

@@ -1,0 +1,64 @@
+"""What every detector reads: the tree, its accounts, the path, and the thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentspans.analysis.accounting import Accounts, Subtrees
+from agentspans.analysis.forest import Tree
+from agentspans.analysis.thresholds import Thresholds
+
+
+@dataclass(slots=True)
+class TraceView:
+    tree: Tree
+    accounts: Accounts
+    subtrees: Subtrees
+    thresholds: Thresholds
+    # The root's duration.
+    duration_ns: int
+    # Own time on the critical path, by tree index, for the spans on it.
+    path_self_ns: dict[int, int]
+    # Own time of the root and of every agent span.
+    own_ns: dict[int, int]
+    # The root and the agent spans that delegate to another agent: whose own time is
+    # coordination overhead.
+    coordinators: list[int]
+    overhead_ns: int
+
+    def span_id(self, node: int) -> str:
+        return self.tree.records[node].span_id
+
+    def name(self, node: int) -> str:
+        return self.tree.records[node].name
+
+    def duration(self, node: int) -> int:
+        return self.tree.end[node] - self.tree.start[node]
+
+    def severity(self, share: float) -> str:
+        """The documented rule for time and cost findings: a share of the trace's duration
+        (or cost) at or above ``severity_high_share`` is high, above the medium one medium."""
+        if share >= self.thresholds.severity_high_share:
+            return "high"
+        if share >= self.thresholds.severity_medium_share:
+            return "medium"
+        return "low"
+
+    def time_share(self, ns: float) -> float:
+        return ns / self.duration_ns if self.duration_ns > 0 else 0.0
+
+
+def ms(ns: float) -> float:
+    return ns / 1e6
+
+
+def human_ms(ns: float) -> str:
+    """A duration for a message: '740 ms', '12.5 s'."""
+    millis = ns / 1e6
+    if millis < 1000:
+        return f"{millis:.3g} ms" if millis < 10 else f"{millis:.0f} ms"
+    return f"{millis / 1000:.3g} s"
+
+
+def usd(amount: float) -> str:
+    return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"

@@ -1,0 +1,153 @@
+"""Findings about single calls: ``prompt_heavy``, ``slow_llm_call``, ``slow_tool_call``.
+
+``prompt_heavy``: a counted LLM call (not an embeddings call, whose output is not text) with at
+least ``prompt_heavy_min_input_tokens`` input tokens and at least ``prompt_heavy_ratio`` times as
+many input as output tokens; or whose input fills more than ``prompt_heavy_context_share`` of the
+model's context window (``agentspans.request.context_window``, when known). No time saving is
+claimed; severity follows the call's share of the trace's input tokens.
+
+``slow_llm_call``: a counted LLM call longer than ``slow_llm_call_ms``, or, with at least
+``slow_llm_min_output_tokens`` output tokens, slower than ``slow_llm_tokens_per_s`` (from
+``agentspans.response.output_tokens_per_second`` when recorded, else output tokens over the
+whole duration). Saving: the time beyond the threshold duration, or the time the output would
+have taken less at the threshold speed, whichever is larger.
+
+``slow_tool_call``: a tool call longer than ``slow_tool_call_ms``; saving: the time beyond it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspans import semconv
+from agentspans.analysis.detectors._view import TraceView, human_ms, ms
+from agentspans.analysis.model import Finding
+
+PROMPT_HEAVY = "prompt_heavy"
+SLOW_LLM = "slow_llm_call"
+SLOW_TOOL = "slow_tool_call"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return None
+    return float(value)
+
+
+def detect_prompt_heavy(view: TraceView) -> list[Finding]:
+    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    trace_input = view.subtrees.input_tokens[0]
+    findings = []
+    for i in range(len(tree)):
+        if not accounts.llm[i] or accounts.operation[i] == semconv.OP_EMBEDDINGS:
+            continue
+        tokens_in = accounts.input_tokens[i]
+        if not tokens_in:
+            continue
+        tokens_out = accounts.output_tokens[i] or 0
+        window = _number(tree.records[i].attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+        fill = tokens_in / window if window else None
+        ratio = tokens_in / tokens_out if tokens_out else float("inf")
+        heavy = tokens_in >= limits.prompt_heavy_min_input_tokens and (
+            ratio >= limits.prompt_heavy_ratio
+        )
+        full = fill is not None and fill > limits.prompt_heavy_context_share
+        if not heavy and not full:
+            continue
+        reasons = []
+        if heavy:
+            shown = f"{ratio:.0f}x" if tokens_out else "no output"
+            reasons.append(f"{tokens_in} input tokens for {tokens_out} output ({shown})")
+        if full and fill is not None and window is not None:
+            reasons.append(f"{fill:.0%} of the model's {int(window)}-token context window")
+        details: dict[str, object] = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+        if tokens_out:
+            details["ratio"] = ratio
+        if fill is not None:
+            details["context_window_share"] = fill
+        findings.append(
+            Finding(
+                kind=PROMPT_HEAVY,
+                severity=view.severity(tokens_in / trace_input if trace_input else 1.0),
+                span_ids=(view.span_id(i),),
+                estimated_savings_ms=0.0,
+                message=(
+                    f"{view.name(i)!r} sent {' and '.join(reasons)}. Trim or summarise the "
+                    "context, retrieve less, or cache the fixed prefix (prompt caching)."
+                ),
+                details=details,
+            )
+        )
+    return findings
+
+
+def detect_slow_llm(view: TraceView) -> list[Finding]:
+    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    findings = []
+    for i in range(len(tree)):
+        if not accounts.llm[i]:
+            continue
+        duration = view.duration(i)
+        saving = 0.0
+        reasons = []
+        details: dict[str, object] = {"duration_ms": ms(duration)}
+        if ms(duration) > limits.slow_llm_call_ms:
+            saving = duration - limits.slow_llm_call_ms * 1e6
+            limit = human_ms(limits.slow_llm_call_ms * 1e6)
+            reasons.append(f"took {human_ms(duration)} (threshold {limit})")
+        tokens_out = accounts.output_tokens[i] or 0
+        if tokens_out >= max(limits.slow_llm_min_output_tokens, 1) and limits.slow_llm_tokens_per_s:
+            speed = _number(tree.records[i].attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
+            if speed is None and duration > 0:
+                speed = tokens_out / (duration / 1e9)
+            if speed is not None and speed < limits.slow_llm_tokens_per_s:
+                slower = (tokens_out / speed - tokens_out / limits.slow_llm_tokens_per_s) * 1e9
+                saving = max(saving, slower)
+                details["output_tokens_per_s"] = speed
+                reasons.append(
+                    f"produced {speed:.1f} output tokens/s "
+                    f"(threshold {limits.slow_llm_tokens_per_s:g})"
+                )
+        if not reasons:
+            continue
+        findings.append(
+            Finding(
+                kind=SLOW_LLM,
+                severity=view.severity(view.time_share(saving)),
+                span_ids=(view.span_id(i),),
+                estimated_savings_ms=ms(saving),
+                message=(
+                    f"{view.name(i)!r} {' and '.join(reasons)}. Use a faster or smaller model, "
+                    "ask for shorter output, or stream it."
+                ),
+                details=details,
+            )
+        )
+    return findings
+
+
+def detect_slow_tools(view: TraceView) -> list[Finding]:
+    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    findings = []
+    for i in range(len(tree)):
+        if not accounts.tool[i]:
+            continue
+        duration = view.duration(i)
+        if ms(duration) <= limits.slow_tool_call_ms:
+            continue
+        saving = duration - limits.slow_tool_call_ms * 1e6
+        findings.append(
+            Finding(
+                kind=SLOW_TOOL,
+                severity=view.severity(view.time_share(saving)),
+                span_ids=(view.span_id(i),),
+                estimated_savings_ms=ms(saving),
+                message=(
+                    f"{view.name(i)!r} took {human_ms(duration)} (threshold "
+                    f"{human_ms(limits.slow_tool_call_ms * 1e6)}). Cache its result, add a "
+                    "timeout, or run it concurrently with other work."
+                ),
+                details={"duration_ms": ms(duration)},
+            )
+        )
+    return findings

@@ -1,0 +1,136 @@
+"""``repeated_call`` and ``error_retry``: the same request made more than once.
+
+``repeated_call``: successful (non-error) LLM and tool calls with the same
+``agentspans.request.fingerprint``, at least ``repeated_call_min_count`` of them in one trace.
+Every call after the first (by start) is a repeat; the saving is the repeats' duration, and the
+details carry the tokens and cost they wasted. Failed calls are left to ``error_retry``.
+
+``error_retry``: a failed LLM or tool call followed by an equivalent one, where equivalent means
+the same fingerprint, or, for calls without one, the same span name under the same parent. The
+retry must start after the failure ended and within ``error_retry_max_gap_ms`` of it; a chain of
+failures is one finding. The saving is the time from the first failed attempt's start to the
+last attempt's start: what the failures and the back-off cost.
+"""
+
+from __future__ import annotations
+
+from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
+from agentspans.analysis.model import Finding
+
+REPEATED = "repeated_call"
+RETRY = "error_retry"
+_LOOKAHEAD = 64
+
+
+def _calls(view: TraceView) -> list[int]:
+    accounts = view.accounts
+    tree = view.tree
+    calls = [i for i in range(len(tree)) if accounts.llm[i] or accounts.tool[i]]
+    calls.sort(key=lambda i: (tree.start[i], tree.records[i].span_id))
+    return calls
+
+
+def detect_repeats(view: TraceView) -> list[Finding]:
+    tree, accounts = view.tree, view.accounts
+    groups: dict[str, list[int]] = {}
+    for call in _calls(view):
+        fp = accounts.fingerprint[call]
+        if fp is not None and not tree.records[call].error:
+            groups.setdefault(fp, []).append(call)
+    findings = []
+    trace_cost = view.subtrees.cost[0]
+    for fp, group in groups.items():
+        if len(group) < max(view.thresholds.repeated_call_min_count, 2):
+            continue
+        repeats = group[1:]
+        saving = sum(view.duration(c) for c in repeats)
+        tokens_in = sum(accounts.input_tokens[c] or 0 for c in repeats)
+        tokens_out = sum(accounts.output_tokens[c] or 0 for c in repeats)
+        costs = [accounts.cost[c] for c in repeats if accounts.cost[c] is not None]
+        wasted = sum(c for c in costs if c is not None)
+        share = view.time_share(saving)
+        if trace_cost > 0 and costs:
+            share = max(share, wasted / trace_cost)
+        waste_text = ""
+        if tokens_in or tokens_out:
+            waste_text = f", {tokens_in + tokens_out} tokens"
+        if costs:
+            waste_text += f", {usd(wasted)}"
+        details: dict[str, object] = {
+            "fingerprint": fp,
+            "count": len(group),
+            "wasted_input_tokens": tokens_in,
+            "wasted_output_tokens": tokens_out,
+        }
+        if costs:
+            details["wasted_cost_usd"] = wasted
+        findings.append(
+            Finding(
+                kind=REPEATED,
+                severity=view.severity(share),
+                span_ids=tuple(view.span_id(c) for c in group),
+                estimated_savings_ms=ms(saving),
+                message=(
+                    f"{view.name(group[0])!r} was made {len(group)} times with an identical "
+                    f"request; the {len(repeats)} repeat(s) wasted {human_ms(saving)}"
+                    f"{waste_text}. Cache the result (or pass it along) instead of asking again."
+                ),
+                details=details,
+            )
+        )
+    return findings
+
+
+def detect_retries(view: TraceView) -> list[Finding]:
+    tree = view.tree
+    calls = _calls(view)
+    by_fp: dict[str, list[int]] = {}
+    by_name: dict[tuple[int, str], list[int]] = {}
+    for call in calls:  # in start order, so each list is too
+        fp = view.accounts.fingerprint[call]
+        if fp is not None:
+            by_fp.setdefault(fp, []).append(call)
+        else:
+            by_name.setdefault((tree.parent[call], view.name(call)), []).append(call)
+    max_gap = view.thresholds.error_retry_max_gap_ms * 1e6
+    next_of: dict[int, int] = {}
+    for group in (*by_fp.values(), *by_name.values()):
+        for position, call in enumerate(group):
+            if not tree.records[call].error:
+                continue
+            # Bounded look-ahead: a retry comes soon after, and a huge group of overlapping
+            # calls must not make this quadratic.
+            for later in group[position + 1 : position + 1 + _LOOKAHEAD]:
+                gap = tree.start[later] - tree.end[call]
+                if gap > max_gap:
+                    break
+                if gap >= 0:
+                    next_of[call] = later
+                    break
+    retried = set(next_of.values())
+    findings = []
+    for first in calls:
+        if first not in next_of or first in retried:
+            continue
+        chain = [first]
+        while chain[-1] in next_of and len(chain) <= len(calls):
+            chain.append(next_of[chain[-1]])
+        last = chain[-1]
+        saving = tree.start[last] - tree.start[first]
+        failures = len(chain) - 1
+        outcome = "failed too" if tree.records[last].error else "succeeded"
+        findings.append(
+            Finding(
+                kind=RETRY,
+                severity=view.severity(view.time_share(saving)),
+                span_ids=tuple(view.span_id(c) for c in chain),
+                estimated_savings_ms=ms(saving),
+                message=(
+                    f"{view.name(first)!r} failed {failures} time(s) and was retried (the last "
+                    f"attempt {outcome}); failures and back-off cost {human_ms(saving)}. Find "
+                    "why it fails (rate limits, timeouts, bad arguments) rather than retrying."
+                ),
+                details={"attempts": len(chain), "failures": failures},
+            )
+        )
+    return findings

@@ -1,0 +1,69 @@
+"""``parallelizable_sequence``: sibling calls that ran one after another and need not have.
+
+Under each parent, its direct children that are tool calls or (counted) LLM calls are taken in
+start order; a run continues while each call starts at or after the previous one ended. A run of
+at least ``parallelizable_min_calls`` calls is reported when running it concurrently would save
+at least ``parallelizable_min_savings_ms``: the saving is the sum of the calls' durations minus
+the longest, which is what the run would take if they all ran at once. Whether the calls really
+are independent the trace cannot say; the message asks the reader to check.
+"""
+
+from __future__ import annotations
+
+from agentspans.analysis.detectors._view import TraceView, human_ms, ms
+from agentspans.analysis.model import Finding
+
+KIND = "parallelizable_sequence"
+
+
+def detect(view: TraceView) -> list[Finding]:
+    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    start, end = tree.start, tree.end
+    findings: list[Finding] = []
+    for parent, kids in enumerate(tree.children):
+        if len(kids) < limits.parallelizable_min_calls:
+            continue
+        calls = [c for c in kids if accounts.llm[c] or accounts.tool[c]]
+        if len(calls) < limits.parallelizable_min_calls:
+            continue
+        calls.sort(key=lambda c: (start[c], end[c], tree.records[c].span_id))
+        run: list[int] = []
+        for call in calls:
+            if run and start[call] < end[run[-1]]:
+                _close(view, parent, run, findings)
+                run = []
+            run.append(call)
+        _close(view, parent, run, findings)
+    return findings
+
+
+def _close(view: TraceView, parent: int, run: list[int], findings: list[Finding]) -> None:
+    limits = view.thresholds
+    if len(run) < limits.parallelizable_min_calls:
+        return
+    durations = [view.duration(c) for c in run]
+    saving = sum(durations) - max(durations)
+    if ms(saving) < limits.parallelizable_min_savings_ms or saving <= 0:
+        return
+    names = [view.name(c) for c in run]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    findings.append(
+        Finding(
+            kind=KIND,
+            severity=view.severity(view.time_share(saving)),
+            span_ids=tuple(view.span_id(c) for c in run),
+            estimated_savings_ms=ms(saving),
+            message=(
+                f"{len(run)} calls under {view.name(parent)!r} ran one after another "
+                f"({shown}; {human_ms(sum(durations))} in all). If they do not depend on each "
+                f"other, run them concurrently (asyncio.gather or a thread pool) to save about "
+                f"{human_ms(saving)}."
+            ),
+            details={
+                "parent_span_id": view.span_id(parent),
+                "calls": len(run),
+                "sequential_ms": ms(sum(durations)),
+                "longest_ms": ms(max(durations)),
+            },
+        )
+    )

@@ -1,0 +1,167 @@
+"""Findings about shares of the whole: ``coordination_overhead``, ``cost_hotspot``,
+``vram_pressure``.
+
+``coordination_overhead``: the coordinators' own time (the root's and that of every agent span
+that delegates to another agent) above ``coordination_overhead_share`` of the root's duration
+and at least ``coordination_overhead_min_ms``. The saving claimed is the part of it on the
+critical path: time that would come off the trace if the coordinators did not idle.
+
+``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
+at least two priced ones), or one agent's own calls (at least two of them, among at least two
+agents with a cost), carrying at least ``cost_hotspot_share`` of the cost. Severity follows the
+share; no time saving.
+
+``vram_pressure``: spans whose peak GPU memory use (``agentspans.gpu.memory.peak_utilization``,
+or peak over total bytes) reached ``vram_pressure_utilization``; one finding per trace, naming
+the innermost such spans (those with no child also over it), which are nearest the allocation.
+High from ``vram_pressure_high_utilization``, else medium.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentspans import semconv
+from agentspans.analysis.accounting import agent_name
+from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
+from agentspans.analysis.model import Finding
+
+COORDINATION = "coordination_overhead"
+COST = "cost_hotspot"
+VRAM = "vram_pressure"
+
+
+def detect_coordination(view: TraceView) -> list[Finding]:
+    limits = view.thresholds
+    share = view.time_share(view.overhead_ns)
+    if share <= limits.coordination_overhead_share or (
+        ms(view.overhead_ns) < limits.coordination_overhead_min_ms
+    ):
+        return []
+    heavy = sorted(
+        (c for c in view.coordinators if view.own_ns.get(c, 0) > 0),
+        key=lambda c: (-view.own_ns[c], view.span_id(c)),
+    )
+    on_path = sum(view.path_self_ns.get(c, 0) for c in heavy)
+    worst = heavy[0]
+    return [
+        Finding(
+            kind=COORDINATION,
+            severity=view.severity(view.time_share(on_path)),
+            span_ids=tuple(view.span_id(c) for c in heavy),
+            estimated_savings_ms=ms(on_path),
+            message=(
+                f"Coordinators spent {human_ms(view.overhead_ns)} ({share:.0%} of the trace) in "
+                f"their own code between delegations, most in {view.name(worst)!r} "
+                f"({human_ms(view.own_ns[worst])}). Look there for blocking work, sleeps or "
+                "waits that could overlap with the agents' work."
+            ),
+            details={"overhead_ms": ms(view.overhead_ns), "share": share},
+        )
+    ]
+
+
+def detect_cost(view: TraceView) -> list[Finding]:
+    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    total = view.subtrees.cost[0]
+    if total <= 0 or total < limits.cost_hotspot_min_cost_usd:
+        return []
+    findings = []
+    priced = [i for i in range(len(tree)) if accounts.llm[i] and accounts.cost[i] is not None]
+    if len(priced) >= 2:
+        for i in priced:
+            cost = accounts.cost[i] or 0.0
+            share = cost / total
+            if share >= limits.cost_hotspot_share:
+                findings.append(
+                    _cost_finding(
+                        view,
+                        (view.span_id(i),),
+                        share,
+                        f"{view.name(i)!r} cost {usd(cost)}, {share:.0%} of the trace's "
+                        f"{usd(total)}. Use a cheaper model for it, or send fewer tokens.",
+                        {"cost_usd": cost, "share": share},
+                    )
+                )
+    by_agent: dict[str, list[int]] = {}
+    for i in range(len(tree)):
+        if accounts.agent[i]:
+            by_agent.setdefault(agent_name(tree, i), []).append(i)
+    own_cost: dict[str, float] = {}
+    own_calls: dict[str, int] = {}
+    for i in priced:
+        owner = accounts.agent_of[i]
+        if owner >= 0:
+            name = agent_name(tree, owner)
+            own_cost[name] = own_cost.get(name, 0.0) + (accounts.cost[i] or 0.0)
+            own_calls[name] = own_calls.get(name, 0) + 1
+    if len(own_cost) >= 2:
+        for name in sorted(own_cost):
+            share = own_cost[name] / total
+            if share >= limits.cost_hotspot_share and own_calls[name] >= 2:
+                findings.append(
+                    _cost_finding(
+                        view,
+                        tuple(view.span_id(i) for i in by_agent[name]),
+                        share,
+                        f"Agent {name!r} made {own_calls[name]} LLM calls costing "
+                        f"{usd(own_cost[name])}, {share:.0%} of the trace's {usd(total)}. "
+                        "Give it a cheaper model or fewer, shorter calls.",
+                        {"agent": name, "cost_usd": own_cost[name], "share": share},
+                    )
+                )
+    return findings
+
+
+def _cost_finding(
+    view: TraceView,
+    span_ids: tuple[str, ...],
+    share: float,
+    message: str,
+    details: dict[str, Any],
+) -> Finding:
+    return Finding(COST, view.severity(share), span_ids, 0.0, message, details)
+
+
+def _utilization(attributes: Any) -> float | None:
+    value = attributes.get(semconv.VRAM_UTILIZATION_PEAK)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    peak = attributes.get(semconv.VRAM_PEAK_BYTES)
+    total = attributes.get(semconv.VRAM_TOTAL_BYTES)
+    if isinstance(peak, int) and isinstance(total, int) and total > 0:
+        return peak / total
+    return None
+
+
+def detect_vram(view: TraceView) -> list[Finding]:
+    tree, limits = view.tree, view.thresholds
+    over: dict[int, float] = {}
+    for i in range(len(tree)):
+        utilization = _utilization(tree.records[i].attributes)
+        if utilization is not None and utilization >= limits.vram_pressure_utilization:
+            over[i] = utilization
+    if not over:
+        return []
+    parents_over = {tree.parent[i] for i in over if tree.parent[i] in over}
+    innermost = sorted(
+        (i for i in over if i not in parents_over),
+        key=lambda i: (-over[i], tree.start[i], view.span_id(i)),
+    )
+    peak = max(over.values())
+    shown = innermost[:5]
+    names = ", ".join(repr(view.name(i)) for i in shown)
+    return [
+        Finding(
+            kind=VRAM,
+            severity="high" if peak >= limits.vram_pressure_high_utilization else "medium",
+            span_ids=tuple(view.span_id(i) for i in shown),
+            estimated_savings_ms=0.0,
+            message=(
+                f"GPU memory reached {peak:.0%} of the device during {names}. Lower the batch "
+                "size or context length, free cached tensors, or quantise the model before it "
+                "runs out of memory."
+            ),
+            details={"peak_utilization": peak, "spans_over": len(over)},
+        )
+    ]

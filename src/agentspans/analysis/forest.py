@@ -1,0 +1,174 @@
+"""From a bag of span records to one tree per root, with a message for every flaw in the input.
+
+Every span ends up in exactly one tree:
+
+- records are grouped by trace id; a span id seen twice in a trace keeps its first record;
+- a span with no parent, or whose parent is remote (in another process), is a root;
+- a span whose parent is not in the input is an *orphan*: it becomes the root of its own tree,
+  because inventing a parent would put numbers on the trace that nobody measured;
+- spans whose parent links go round in a circle are cut at the earliest of them, which becomes
+  a root;
+- a span that ends before it starts is treated as zero-length.
+
+Trees come out in a fixed order: traces by their earliest span start (then trace id); within a
+trace, real roots first, then orphans, then cut cycles, each group by (start, span id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agentspans.analysis.model import SpanRecord
+
+
+@dataclass(slots=True)
+class Tree:
+    """One root's tree, as parallel lists indexed by position (0 is the root)."""
+
+    trace_id: str
+    records: list[SpanRecord]
+    parent: list[int]
+    children: list[list[int]]
+    start: list[int]
+    end: list[int]
+    problems: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def _label(record: SpanRecord) -> str:
+    return f"span {record.span_id} ({record.name!r})"
+
+
+def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for record in records:
+        group = by_trace.get(record.trace_id)
+        if group is None:
+            by_trace[record.trace_id] = [record]
+        else:
+            group.append(record)
+    ordered = sorted(by_trace.items(), key=lambda item: (min(r.start_ns for r in item[1]), item[0]))
+    forest: list[Tree] = []
+    for trace_id, group in ordered:
+        forest.extend(_trace_trees(trace_id, group))
+    return forest
+
+
+def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
+    problems: list[str] = []
+    spans: dict[str, SpanRecord] = {}
+    repeats: dict[str, int] = {}
+    for record in group:
+        if record.span_id in spans:
+            repeats[record.span_id] = repeats.get(record.span_id, 1) + 1
+        else:
+            spans[record.span_id] = record
+    for span_id, count in sorted(repeats.items()):
+        problems.append(
+            f"{_label(spans[span_id])} appears {count} times in the input; "
+            "the first copy is analysed"
+        )
+
+    roots: list[SpanRecord] = []
+    orphans: list[SpanRecord] = []
+    children: dict[str, list[str]] = {}
+    for record in spans.values():
+        parent_id = record.parent_id
+        if parent_id is None or record.parent_is_remote:
+            roots.append(record)
+        elif parent_id not in spans or parent_id == record.span_id:
+            orphans.append(record)
+        else:
+            children.setdefault(parent_id, []).append(record.span_id)
+
+    def key(record: SpanRecord) -> tuple[int, str]:
+        return (record.start_ns, record.span_id)
+
+    roots.sort(key=key)
+    orphans.sort(key=key)
+    trees: list[Tree] = []
+    seen: set[str] = set()
+    for root in roots:
+        trees.append(_grow(trace_id, root, spans, children, seen))
+    for orphan in orphans:
+        tree = _grow(trace_id, orphan, spans, children, seen)
+        missing = orphan.parent_id
+        reason = (
+            "names itself as its parent"
+            if missing == orphan.span_id
+            else f"has parent {missing}, which is not in the input"
+        )
+        tree.problems.append(f"{_label(orphan)} {reason}; its subtree is analysed on its own")
+        trees.append(tree)
+    if len(seen) < len(spans):
+        # Whatever was not reached from a root sits on a cycle of parent links (or under one).
+        left = sorted((r for r in spans.values() if r.span_id not in seen), key=key)
+        for record in left:
+            if record.span_id in seen:
+                continue
+            tree = _grow(trace_id, record, spans, children, seen)
+            tree.problems.append(
+                f"{_label(record)} is part of a cycle of parent links; "
+                "the cycle is cut there and analysed as its own tree"
+            )
+            trees.append(tree)
+
+    if not roots:
+        problems.insert(
+            0,
+            f"trace {trace_id} has no root span (every span has a parent); "
+            "the topmost spans found are analysed as roots",
+        )
+    elif len(roots) > 1:
+        problems.insert(
+            0,
+            f"trace {trace_id} has {len(roots)} root spans "
+            f"({', '.join(r.span_id for r in roots)}); each root's tree is analysed on its own",
+        )
+    trees[0].problems[:0] = problems
+    return trees
+
+
+def _grow(
+    trace_id: str,
+    root: SpanRecord,
+    spans: dict[str, SpanRecord],
+    children_of: dict[str, list[str]],
+    seen: set[str],
+) -> Tree:
+    """The tree under ``root`` in depth-first preorder (iterative: chains can be very deep)."""
+    records: list[SpanRecord] = []
+    parent: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    problems: list[str] = []
+    stack: list[tuple[str, int]] = [(root.span_id, -1)]
+    seen.add(root.span_id)
+    while stack:
+        span_id, parent_index = stack.pop()
+        record = spans[span_id]
+        index = len(records)
+        records.append(record)
+        parent.append(parent_index)
+        start, end = record.start_ns, record.end_ns
+        if end < start:
+            problems.append(
+                f"{_label(record)} ends {(start - end) / 1e6:g} ms before it starts; "
+                "treated as zero-length"
+            )
+            end = start
+        starts.append(start)
+        ends.append(end)
+        kids = children_of.get(span_id)
+        if kids:
+            for child_id in reversed(kids):
+                if child_id not in seen:
+                    seen.add(child_id)
+                    stack.append((child_id, index))
+    children: list[list[int]] = [[] for _ in records]
+    for index in range(1, len(records)):
+        children[parent[index]].append(index)
+    return Tree(trace_id, records, parent, children, starts, ends, problems)
