@@ -176,3 +176,11 @@ OPENLLMETRY_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read_input_toke
 OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation_input_tokens"
 OPENLLMETRY_REQUEST_TYPE: Final = "llm.request.type"
 OPENLLMETRY_LLM_REQUEST_TYPES: Final = frozenset({"chat", "completion", "embedding"})
+
+# --- agentspans.* : analysis results added by the analysis core (issue 4/7) ---------------------
+# The subtree's highest GPU memory peak, on agent spans and the root.
+ROLLUP_VRAM_PEAK_BYTES: Final = "agentspans.rollup.gpu.memory.peak_bytes"
+# How many of the subtree's LLM calls carried a cost (the rolled-up cost covers only those).
+ROLLUP_PRICED_CALLS: Final = "agentspans.rollup.priced_calls"
+# On the root: one line per problem the analysis met in the input (orphans, clock skew, ...).
+ANALYSIS_PROBLEMS: Final = "agentspans.analysis.problems"

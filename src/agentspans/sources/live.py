@@ -1,0 +1,49 @@
+"""The SDK's ``ReadableSpan`` into the neutral span model, for the in-process processor.
+
+The processor adds attributes after a span ends (cost, resource peaks) without rebuilding it
+first, so those ``extra`` attributes are merged over the span's own here: the analysis sees what
+the exporter will receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from agentspans.analysis.model import SpanEvent, SpanRecord
+
+__all__ = ["record_from_span"]
+
+_SERVICE_NAME = "service.name"
+
+
+def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None) -> SpanRecord:
+    context = span.context
+    trace_id = context.trace_id if context is not None else 0
+    span_id = context.span_id if context is not None else 0
+    parent = span.parent
+    attributes: Mapping[str, Any] = span.attributes or {}
+    if extra:
+        attributes = {**attributes, **extra}
+    resource = span.resource
+    service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
+    start = span.start_time or 0
+    return SpanRecord(
+        trace_id=f"{trace_id:032x}",
+        span_id=f"{span_id:016x}",
+        parent_id=f"{parent.span_id:016x}" if parent is not None else None,
+        name=span.name,
+        start_ns=start,
+        end_ns=span.end_time if span.end_time is not None else start,
+        attributes=attributes,
+        error=span.status.status_code is StatusCode.ERROR,
+        service=service if isinstance(service, str) else None,
+        events=tuple(
+            SpanEvent(event.name, event.timestamp, dict(event.attributes or {}))
+            for event in span.events
+        ),
+        parent_is_remote=parent is not None and parent.is_remote,
+    )
