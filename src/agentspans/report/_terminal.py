@@ -16,7 +16,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from agentspans.analysis.model import Finding, SpanRecord, TraceAnalysis
+from agentspans.analysis.model import Finding, SpanRecord, Totals, TraceAnalysis
 from agentspans.report._format import bytes_text, cost_text, count_text, ms_text
 from agentspans.report._waterfall import (
     BAR_PATH,
@@ -98,10 +98,10 @@ def _trace(
             analysis, records, width, ascii_only, max_rows, several_services=len(services) > 1
         )
     )
-    parts.append(_critical_path_line(analysis))
+    parts.extend((Text(), _critical_path_line(analysis), _totals_line(analysis)))
     if analysis.agents:
-        parts.append(_agents_table(analysis, ascii_only))
-    parts.append(_totals_line(analysis))
+        parts.extend((Text(), _agents_table(analysis, ascii_only)))
+    parts.append(Text())
     parts.extend(_findings(analysis.findings, max_findings))
     return Group(*parts)
 
@@ -219,7 +219,7 @@ def _agents_table(analysis: TraceAnalysis, ascii_only: bool) -> Table:
             ms_text(agent.own_ms),
             count_text(agent.input_tokens),
             count_text(agent.output_tokens),
-            cost_text(agent.cost_usd),
+            cost_text(agent.cost_usd) if agent.llm_calls else "-",
             bytes_text(agent.vram_peak_bytes),
         )
     return table
@@ -237,10 +237,20 @@ def _totals_line(analysis: TraceAnalysis) -> Text:
     line.append(
         f"{count_text(totals.llm_calls)} LLM calls, {count_text(totals.tool_calls)} tool calls, "
         f"{count_text(totals.input_tokens)} input + {count_text(totals.output_tokens)} output "
-        f"tokens, {cost_text(totals.cost_usd)}; coordination overhead "
+        f"tokens, {_total_cost(totals)}; coordination overhead "
         f"{ms_text(analysis.coordination_overhead_ms)}{share}"
     )
     return line
+
+
+def _total_cost(totals: Totals) -> str:
+    if totals.priced_calls == 0:
+        # No LLM call carried a cost: 0.0 would claim a measured zero.
+        return "cost unknown" if totals.llm_calls else "no LLM cost"
+    text = cost_text(totals.cost_usd)
+    if totals.priced_calls < totals.llm_calls:
+        text += f" ({totals.llm_calls - totals.priced_calls} calls unpriced)"
+    return text
 
 
 def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
