@@ -36,6 +36,9 @@ Annotator = Callable[
     [Sequence[tuple[ReadableSpan, Extra]], int], Mapping[int, tuple[Extra, Sequence[EventSpec]]]
 ]
 StartHook = Callable[[Span, "Context | None"], None]
+# Called on the worker thread with each batch of finished spans as they go to export (a whole
+# local trace when it was held for analysis): the metrics are recorded from these.
+SpanObserver = Callable[[Sequence[ReadableSpan]], None]
 
 _TICK_S = 0.5
 _DONE_TRACES_REMEMBERED = 4096
@@ -119,6 +122,7 @@ class TraceProcessor(SpanProcessor):
         self._max_traces = max_traces_held
         self._start_hooks = tuple(start_hooks)
         self._before_shutdown = tuple(before_shutdown)
+        self.observers: tuple[SpanObserver, ...] = ()
         self._cpu_at_start: dict[int, float] = {}
         self._queue: deque[tuple[ReadableSpan, float | None]] = deque()
         self._held: OrderedDict[int, _HeldTrace] = OrderedDict()
@@ -233,14 +237,18 @@ class TraceProcessor(SpanProcessor):
             annotations = self._annotator(enriched, root.context.span_id)
         except Exception as exc:
             report_internal_error("trace analysis", exc)
+        finished = []
         for span, extra in enriched:
             context = span.context
             found = annotations.get(context.span_id) if context is not None else None
             if found:
                 extra = {**extra, **found[0]}
-                self._send(rebuild(span, extra, found[1]))
+                finished.append(rebuild(span, extra, found[1]))
             else:
-                self._send(rebuild(span, extra))
+                finished.append(rebuild(span, extra))
+        for span in finished:
+            self._send(span)
+        self._observe(finished)
         if rest:
             held.spans = rest
         else:
@@ -280,7 +288,16 @@ class TraceProcessor(SpanProcessor):
             return {}
 
     def _forward(self, span: ReadableSpan, cpu: float | None) -> None:
-        self._send(rebuild(span, self._enrich(span, cpu)))
+        finished = rebuild(span, self._enrich(span, cpu))
+        self._send(finished)
+        self._observe([finished])
+
+    def _observe(self, spans: Sequence[ReadableSpan]) -> None:
+        for observer in self.observers:
+            try:
+                observer(spans)
+            except Exception as exc:
+                report_internal_error("span observer (metrics)", exc)
 
     def _send(self, span: ReadableSpan) -> None:
         for processor in self.downstream:
