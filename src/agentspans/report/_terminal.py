@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -125,9 +126,16 @@ def _waterfall(
     legend = Text(style="dim")
     legend.append(f"* on the critical path   {path_char} its own time on the path   ")
     legend.append(f"{span_char} rest of the span   ! error")
+    lines: list[RenderableType] = [Text()]
     if folded:
-        legend.append(f"   ({count_text(folded)} spans folded)")
-    lines: list[RenderableType] = [Text(), legend]
+        lines.append(
+            Text(
+                f"{count_text(folded)} of {count_text(len(records))} spans folded into "
+                "'… more spans' rows; the critical path and the longest spans are shown",
+                style="dim",
+            )
+        )
+    lines.append(legend)
     for row in rows:
         lines.append(
             _row_text(
@@ -195,7 +203,9 @@ def _critical_path_line(analysis: TraceAnalysis) -> Text:
         for name, ms in sorted(by_name.items(), key=lambda item: -item[1])[:4]
         if ms > 0
     ]
-    line.append(f"{len(analysis.critical_path)} segments; most time in " + ", ".join(top))
+    line.append(
+        f"{count_text(len(analysis.critical_path))} segments; most time in " + ", ".join(top)
+    )
     return line
 
 
@@ -237,9 +247,10 @@ def _totals_line(analysis: TraceAnalysis) -> Text:
     line.append(
         f"{count_text(totals.llm_calls)} LLM calls, {count_text(totals.tool_calls)} tool calls, "
         f"{count_text(totals.input_tokens)} input + {count_text(totals.output_tokens)} output "
-        f"tokens, {_total_cost(totals)}; coordination overhead "
-        f"{ms_text(analysis.coordination_overhead_ms)}{share}"
+        f"tokens, {_total_cost(totals)}\n"
     )
+    line.append("Coordination overhead: ", style="bold")
+    line.append(f"{ms_text(analysis.coordination_overhead_ms)}{share}")
     return line
 
 
@@ -282,12 +293,9 @@ def _findings(findings: Sequence[Finding], max_findings: int) -> list[Renderable
     return parts
 
 
-def _indented(message: str) -> Table:
-    """``message`` wrapped to the width with a hanging indent of four columns."""
-    grid = Table.grid(padding=(0, 0, 0, 4))
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(message))
-    return grid
+def _indented(message: str) -> Padding:
+    """``message`` wrapped to the width, four columns in."""
+    return Padding(Text(message), (0, 0, 0, 4))
 
 
 def _overview(analyses: Sequence[TraceAnalysis], by_trace: dict[str, list[SpanRecord]]) -> Table:

@@ -89,7 +89,7 @@ class _Selection:
         self.shown_children: dict[str, int] = defaultdict(int)
         self.rows = 1 + (1 if tree.kids(tree.root_id) else 0)
 
-    def try_add(self, span_id: str) -> bool:
+    def try_add(self, span_id: str, row_limit: int) -> bool:
         tree = self.tree
         chain: list[str] = []
         current = span_id
@@ -105,7 +105,7 @@ class _Selection:
                 rows += 1
         if self.shown_children[current] + 1 == len(tree.kids(current)):
             rows -= 1  # the shown ancestor's last hidden child: its summary row goes away
-        if self.rows + rows > self.max_rows:
+        if self.rows + rows > row_limit:
             return False
         self.rows += rows
         self.shown_children[current] += 1
@@ -177,22 +177,31 @@ def _select(tree: _Tree, segments: dict[str, list[Segment]], max_rows: int) -> s
     if len(tree.order) <= max_rows:
         return set(tree.order)
     selection = _Selection(tree, max_rows)
+    by_duration = sorted(tree.order, key=lambda span_id: -tree.by_id[span_id].duration_ns)
+    # First the shape of the run (its top two levels, the agents), on half the rows at most...
+    shallow = [span_id for span_id in by_duration if tree.depth[span_id] <= 2]
+    _fill(selection, shallow, max_rows // 2)
+    # ...then what the critical path spends its time in, then whatever took longest.
     on_path = sorted(
         (span_id for span_id in segments if span_id in tree.depth),
         key=lambda span_id: -sum(s.end_ms - s.start_ms for s in segments[span_id]),
     )
-    by_duration = sorted(tree.order, key=lambda span_id: -tree.by_id[span_id].duration_ns)
+    _fill(selection, on_path, max_rows)
+    _fill(selection, by_duration, max_rows)
+    return selection.shown
+
+
+def _fill(selection: _Selection, candidates: Sequence[str], row_limit: int) -> None:
     misses = 0
-    for span_id in (*on_path, *by_duration):
-        if selection.rows >= max_rows or misses > 2 * max_rows:
-            break
+    for span_id in candidates:
+        if selection.rows >= row_limit or misses > 2 * selection.max_rows:
+            return
         if span_id in selection.shown:
             continue
-        if selection.try_add(span_id):
+        if selection.rows < row_limit and selection.try_add(span_id, row_limit):
             misses = 0
         else:
             misses += 1
-    return selection.shown
 
 
 def bar_cells(row: WaterfallRow, total_ms: float, width: int) -> list[int]:

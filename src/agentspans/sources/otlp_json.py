@@ -95,8 +95,8 @@ def read_files(paths: Iterable[str | Path]) -> ReadResult:
         result.problems.extend(one.problems)
         if duplicates:
             result.problems.append(
-                f"{path}: {duplicates} spans were already read (same trace and span id); "
-                "the first copy is kept"
+                f"{path}: {duplicates} {'span was' if duplicates == 1 else 'spans were'} "
+                "already read (same trace and span id); the first copy is kept"
             )
     return result
 
