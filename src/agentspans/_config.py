@@ -65,6 +65,9 @@ class Config:
     # Exporters and the provider the app chose; not validated beyond their presence.
     tracer_provider: Any = None
     exporters_explicit: bool = False
+    # Metrics from finished spans (docs/cost.md); the MeterProvider the app passed, if any.
+    metrics: bool = True
+    meter_provider: Any = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -288,6 +291,15 @@ def _prices(value: Mapping[str, Mapping[str, float]] | None) -> Mapping[str, Map
         raise ConfigError(f"agentspans.instrument(prices=...): {exc}") from None
 
 
+def _meter_provider(value: Any) -> Any:
+    if value is not None and not callable(getattr(value, "get_meter", None)):
+        raise ConfigError(
+            f"agentspans.instrument(meter_provider={value!r}): expected an OpenTelemetry "
+            "MeterProvider (an object with get_meter())"
+        )
+    return value
+
+
 def resolve(
     *,
     service_name: str | None = None,
@@ -312,13 +324,15 @@ def resolve(
     export_timeout_s: float | None = None,
     shutdown_timeout_s: float | None = None,
     tracer_provider: Any = None,
+    metrics: bool | None = None,
+    meter_provider: Any = None,
 ) -> Config:
     """Resolve and validate every option once."""
     if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
         raise ConfigError(
             f"agentspans.instrument(service_name={service_name!r}): expected a non-empty string"
         )
-    for option, flag in (("analysis", analysis), ("resources", resources)):
+    for option, flag in (("analysis", analysis), ("resources", resources), ("metrics", metrics)):
         if flag is not None and not isinstance(flag, bool):
             raise ConfigError(f"agentspans.instrument({option}={flag!r}): expected True or False")
 
@@ -389,4 +403,6 @@ def resolve(
             _DEFAULT_SHUTDOWN_TIMEOUT_S,
         ),
         tracer_provider=tracer_provider,
+        metrics=metrics if metrics is not None else _parse_bool_env("AGENTSPANS_METRICS", True),
+        meter_provider=_meter_provider(meter_provider),
     )

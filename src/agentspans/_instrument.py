@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
 
 from agentspans import semconv
 from agentspans._config import Config, ConfigError, resolve
@@ -18,6 +19,7 @@ from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
 from agentspans._threads import patch_threads
+from agentspans.metrics import MetricsInstallation, install_metrics, resource_attributes
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
@@ -42,6 +44,7 @@ class Instrumentation:
     sampler: ResourceSampler | None
     _patches: Patches
     _installation: Installation
+    metrics: MetricsInstallation | None = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Analyse and export every span that has ended so far."""
@@ -69,6 +72,24 @@ def _check_thresholds(config: Config) -> None:
         Thresholds.from_mapping(config.thresholds)
     except ValueError as exc:
         raise ConfigError(f"agentspans.instrument(thresholds=...): {exc}") from None
+
+
+def _install_metrics(
+    config: Config, installation: Installation, sampler: ResourceSampler | None
+) -> MetricsInstallation | None:
+    """Metrics on the trace processor's worker thread, with the tracer provider's resource."""
+    processor = installation.processor
+    if processor is None:  # a provider that is not the SDK's: no finished spans reach us
+        return None
+    resource = getattr(installation.provider, "resource", None)
+    if isinstance(resource, Resource) and not installation.owned:
+        resource = resource.merge(Resource(dict(resource_attributes(sampler))))
+    span_metrics = install_metrics(
+        config, resource if isinstance(resource, Resource) else None, sampler
+    )
+    if span_metrics is not None:
+        processor.observers = (*processor.observers, span_metrics.recorder.record)
+    return span_metrics
 
 
 def _llm_start_hooks(libraries: Iterable[str]) -> list[StartHook]:
@@ -103,6 +124,8 @@ def instrument(
     export_timeout_s: float | None = None,
     shutdown_timeout_s: float | None = None,
     tracer_provider: Any = None,
+    metrics: bool | None = None,
+    meter_provider: Any = None,
 ) -> Instrumentation:
     """Turn agent delegations, LLM calls and tool calls into nested OpenTelemetry spans.
 
@@ -134,6 +157,8 @@ def instrument(
         export_timeout_s=export_timeout_s,
         shutdown_timeout_s=shutdown_timeout_s,
         tracer_provider=tracer_provider,
+        metrics=metrics,
+        meter_provider=meter_provider,
     )
     _check_thresholds(config)
     try:
@@ -147,8 +172,11 @@ def instrument(
         if _current is not None:
             logger.debug("agentspans: already instrumented; call uninstrument() to change options")
             return _current
-        sampler = ResourceSampler(config.resource_interval_s) if config.resources else None
+        sampler = (
+            ResourceSampler.with_gpu_probe(config.resource_interval_s) if config.resources else None
+        )
         installation = install(config, annotator, Enricher(prices_table, sampler), start_hooks)
+        span_metrics = _install_metrics(config, installation, sampler)
         tracer = trace.get_tracer(
             semconv.INSTRUMENTATION_SCOPE, _version(), tracer_provider=installation.provider
         )
@@ -166,7 +194,13 @@ def instrument(
         if sampler is not None:
             sampler.start()
         _current = Instrumentation(
-            config, installation.provider, installation.processor, sampler, patches, installation
+            config,
+            installation.provider,
+            installation.processor,
+            sampler,
+            patches,
+            installation,
+            span_metrics,
         )
         return _current
 
@@ -181,7 +215,9 @@ def uninstrument() -> None:
             return
         RUNTIME.current = None
         current._patches.restore_all()
-        current._installation.remove()
+        current._installation.remove()  # flushes held spans, so their metrics are recorded
+        if current.metrics is not None:
+            current.metrics.shutdown()
         if current.sampler is not None:
             current.sampler.stop()
         reset_reported()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +32,13 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.util.types import AttributeValue
 
+from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger, warn_once
 from agentspans.exporters.otlp_json import OtlpJsonFileExporter
+from agentspans.metrics import resource_attributes
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
 
@@ -140,6 +143,7 @@ class _SilenceExporterRetries:
     LOGGERS = (
         "opentelemetry.exporter.otlp.proto.grpc.exporter",
         "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter",
         "opentelemetry.exporter.otlp.proto.http",
         "opentelemetry.exporter.http.transport",
     )
@@ -238,15 +242,24 @@ class Installation:
             self.silencer.remove()
 
 
-def _provider_for(config: Config) -> tuple[Any, bool]:
-    """The provider to use, and whether it is ours (created by agentspans)."""
+def _provider_for(
+    config: Config, extra_resource: Mapping[str, AttributeValue] | None = None
+) -> tuple[Any, bool]:
+    """The provider to use, and whether it is ours (created by agentspans).
+
+    ``extra_resource`` (why there is no GPU data) goes on the resource of a provider we create;
+    a provider the app made keeps its own resource untouched.
+    """
     global _created_provider
     provider = config.tracer_provider or trace.get_tracer_provider()
     if provider is _created_provider or isinstance(provider, TracerProvider):
         return provider, provider is _created_provider
     if config.tracer_provider is not None or not isinstance(provider, trace.ProxyTracerProvider):
         return provider, False  # an API implementation other than the SDK's
-    resource = Resource.create({SERVICE_NAME: config.service_name} if config.service_name else {})
+    attributes: dict[str, AttributeValue] = dict(extra_resource or {})
+    if config.service_name:
+        attributes[SERVICE_NAME] = config.service_name
+    resource = Resource.create(attributes)
     created = TracerProvider(resource=resource)
     trace.set_tracer_provider(created)
     provider = trace.get_tracer_provider()
@@ -262,7 +275,13 @@ def install(
     enricher: Enricher,
     start_hooks: Sequence[StartHook],
 ) -> Installation:
-    provider, owned = _provider_for(config)
+    gpu_resource = resource_attributes(enricher.sampler)
+    provider, owned = _provider_for(config, gpu_resource)
+    if gpu_resource and not owned:
+        logger.info(
+            "agentspans: no GPU memory on spans (%s); the app's provider keeps its resource",
+            gpu_resource[semconv.GPU_UNAVAILABLE_REASON],
+        )
     if not isinstance(provider, TracerProvider):
         warn_once(
             "foreign-provider",

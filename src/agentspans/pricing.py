@@ -1,8 +1,10 @@
 """USD cost of an LLM call from its token counts.
 
-The bundled table (``data/prices.json``) lists providers' standard-tier prices per million tokens;
-``instrument(prices=...)`` or ``AGENTSPANS_PRICES_FILE`` extend or override it. A model the table
-does not know gets no cost at all — never a guessed one.
+The bundled table (``data/prices.json``, generated offline by ``scripts/update_prices.py`` from
+LiteLLM's price table) lists standard-tier prices per million tokens and each model's input
+context window; ``AGENTSPANS_PRICES_FILE`` / ``instrument(prices_file=...)`` and
+``instrument(prices=...)`` extend or override it. A model the table does not know gets no cost at
+all — never a guessed one — and a self-hosted provider's call gets none either.
 
 Token semantics follow the GenAI conventions: ``gen_ai.usage.input_tokens`` includes cached
 tokens, so the uncached part is ``input - cache_read - cache_creation``.
@@ -20,11 +22,61 @@ from pathlib import Path
 from typing import Any
 
 _PRICE_FIELDS = ("input", "output", "cached_input", "cache_write_input")
+_ENTRY_FIELDS = frozenset({*_PRICE_FIELDS, "context_window", "provider", "tiers"})
 _DATE_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-latest)$")
+_PREFIX_SEPARATORS = ("-", ":", ".", "@", "")
 _PER_TOKEN = 1e-6  # the table is per million tokens
+_LOOKUP_CACHE_SIZE = 4096
 
 # Self-hosted servers bill nobody per token: their calls get no cost rather than a made-up one.
-LOCAL_PROVIDERS = frozenset({"vllm", "ollama", "llama.cpp", "lm_studio", "localai", "tgi"})
+LOCAL_PROVIDERS = frozenset(
+    {
+        "vllm",
+        "hosted_vllm",
+        "ollama",
+        "llama.cpp",
+        "llama_cpp",
+        "llamafile",
+        "lm_studio",
+        "lmstudio",
+        "localai",
+        "tgi",
+        "sglang",
+        "xinference",
+    }
+)
+
+# gen_ai.provider.name values whose table entries carry a different prefix (LiteLLM's names).
+_PROVIDER_PREFIXES = {
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure_ai",
+    "aws.bedrock": "bedrock",
+    "gcp.vertex_ai": "vertex_ai",
+    "gcp.gemini": "gemini",
+    "gcp.gen_ai": "gemini",
+    "mistral_ai": "mistral",
+    "x_ai": "xai",
+    "ibm.watsonx.ai": "watsonx",
+}
+
+# Where a price came from, written as agentspans.cost.price_source.
+SOURCE_BUNDLED = "bundled"
+SOURCE_FILE = "prices_file"
+SOURCE_OVERRIDE = "override"
+# Why there is no cost.
+SOURCE_UNKNOWN = "unknown"
+SOURCE_SELF_HOSTED = "self_hosted"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Prices that replace the base ones when a request's input exceeds ``above`` tokens."""
+
+    above: int
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write_input: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,83 +87,169 @@ class Price:
     cache_write_input: float | None = None
     context_window: int | None = None
     provider: str | None = None
+    tiers: tuple[Tier, ...] = ()
+    source: str = SOURCE_BUNDLED
+
+    def usd(self, usage: Usage) -> float:
+        """The cost of ``usage`` at these prices (the long-context tier when one applies)."""
+        rates: Price | Tier = self
+        for tier in self.tiers:  # ascending thresholds: the last one exceeded wins
+            if usage.input_tokens > tier.above:
+                rates = tier
+        cached = _first(rates.cached_input, self.cached_input, rates.input)
+        write = _first(rates.cache_write_input, self.cache_write_input, rates.input)
+        uncached = max(
+            usage.input_tokens - usage.cache_read_tokens - usage.cache_creation_tokens, 0
+        )
+        total = (
+            uncached * rates.input
+            + usage.cache_read_tokens * cached
+            + usage.cache_creation_tokens * write
+            + usage.output_tokens * rates.output
+        )
+        return total * _PER_TOKEN
 
 
-def _check_entry(model: str, entry: Any) -> Price:
+def _first(*values: float | None) -> float:
+    return next(value for value in values if value is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one call, with GenAI-convention semantics (input includes cached)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The outcome of pricing one call: a cost, or the reason there is none."""
+
+    usd: float | None
+    source: str
+    matched: str | None = None
+
+
+def _number(model: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"price {model!r}.{field} must be a number >= 0 (USD per 1M tokens)")
+    return float(value)
+
+
+def _positive_int(model: str, field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"price {model!r}.{field} must be a positive integer (tokens)")
+    return value
+
+
+def _prices_of(model: str, entry: Mapping[str, Any], where: str) -> dict[str, float]:
+    values = {
+        field: _number(model, f"{where}{field}", entry[field])
+        for field in _PRICE_FIELDS
+        if field in entry
+    }
+    if "input" not in values or "output" not in values:
+        raise ValueError(
+            f"price of {model!r}{' ' + where.rstrip('.') if where else ''} needs both 'input' "
+            "and 'output' (USD per 1M tokens)"
+        )
+    return values
+
+
+def _tiers(model: str, raw: Any) -> tuple[Tier, ...]:
+    if not isinstance(raw, list):
+        raise ValueError(f"price {model!r}.tiers must be a list of {{'above': tokens, ...}}")
+    tiers = []
+    for index, tier in enumerate(raw):
+        where = f"tiers[{index}]."
+        if not isinstance(tier, Mapping) or set(tier) - {*_PRICE_FIELDS, "above"}:
+            raise ValueError(
+                f"price {model!r}.tiers[{index}] must be a mapping of 'above' and "
+                f"{', '.join(_PRICE_FIELDS)}"
+            )
+        above = _positive_int(model, f"{where}above", tier.get("above"))
+        tiers.append(Tier(above=above, **_prices_of(model, tier, where)))
+    return tuple(sorted(tiers, key=lambda tier: tier.above))
+
+
+def _check_entry(model: str, entry: Any, source: str = SOURCE_BUNDLED) -> Price:
     if not isinstance(entry, Mapping):
         raise ValueError(f"price of {model!r} must be a mapping with 'input' and 'output'")
-    unknown = set(entry) - {*_PRICE_FIELDS, "context_window", "provider"}
+    unknown = set(entry) - _ENTRY_FIELDS
     if unknown:
         raise ValueError(
             f"price of {model!r} has unknown field(s) {sorted(unknown)}; "
-            f"accepted: {', '.join(_PRICE_FIELDS)}, context_window, provider"
+            f"accepted: {', '.join(sorted(_ENTRY_FIELDS))}"
         )
-    values: dict[str, float] = {}
-    for field in _PRICE_FIELDS:
-        if field not in entry:
-            continue
-        value = entry[field]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"price {model!r}.{field} must be a number >= 0 (USD per 1M tokens)")
-        values[field] = float(value)
-    if "input" not in values or "output" not in values:
-        raise ValueError(f"price of {model!r} needs both 'input' and 'output' (USD per 1M tokens)")
     window = entry.get("context_window")
-    if window is not None and (
-        isinstance(window, bool) or not isinstance(window, int) or window <= 0
-    ):
-        raise ValueError(f"price {model!r}.context_window must be a positive integer")
     provider = entry.get("provider")
+    if provider is not None and not isinstance(provider, str):
+        raise ValueError(f"price {model!r}.provider must be a string")
     return Price(
-        input=values["input"],
-        output=values["output"],
-        cached_input=values.get("cached_input"),
-        cache_write_input=values.get("cache_write_input"),
-        context_window=window,
-        provider=provider if isinstance(provider, str) else None,
+        **_prices_of(model, entry, ""),
+        context_window=None if window is None else _positive_int(model, "context_window", window),
+        provider=provider,
+        tiers=_tiers(model, entry["tiers"]) if "tiers" in entry else (),
+        source=source,
     )
 
 
-def validate_overrides(overrides: Any) -> dict[str, dict[str, float]]:
+def validate_overrides(overrides: Any) -> dict[str, dict[str, Any]]:
     """Check user-given prices; raise ValueError naming the model and field at fault."""
     if not isinstance(overrides, Mapping):
         raise ValueError("expected a mapping of model name to {'input': ..., 'output': ...}")
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict[str, Any]] = {}
     for model, entry in overrides.items():
-        if not isinstance(model, str) or not model:
+        if not isinstance(model, str) or not model.strip():
             raise ValueError(f"model names must be non-empty strings, got {model!r}")
         _check_entry(model, entry)
-        result[model.lower()] = dict(entry)
+        result[model.strip().lower()] = dict(entry)
     return result
 
 
-def _normalise_model(model: str) -> str:
-    model = model.strip().lower()
-    if "/" in model:  # litellm and routers prefix the provider: "openai/gpt-4o"
-        model = model.rsplit("/", 1)[1]
-    return model
+def _candidates(model: str, provider: str | None) -> list[str]:
+    """Names to try, most specific first: provider-qualified, as given, then without prefixes."""
+    name = model.strip().lower()
+    names = []
+    if provider and "/" not in name:
+        names.append(f"{_PROVIDER_PREFIXES.get(provider, provider)}/{name}")
+    names.append(name)
+    while "/" in name:  # routers prefix the provider: "openrouter/openai/gpt-4o"
+        name = name.split("/", 1)[1]
+        names.append(name)
+    return names
 
 
 class PriceTable:
-    """Prices by model name, with date-suffix and longest-prefix matching."""
+    """Prices by model name: exact, provider prefix, date suffix and longest-prefix matching."""
 
     def __init__(self, models: Mapping[str, Price], as_of: str | None = None) -> None:
         self._models = dict(models)
         self._by_length = sorted(self._models, key=len, reverse=True)
-        self._cache: dict[str, tuple[str, Price] | None] = {}
+        self._cache: dict[tuple[str, str | None], tuple[str, Price] | None] = {}
         self.as_of = as_of
 
+    def __len__(self) -> int:
+        return len(self._models)
+
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], source: str) -> PriceTable:
+    def from_document(
+        cls, document: Mapping[str, Any], origin: str, source: str = SOURCE_BUNDLED
+    ) -> PriceTable:
+        """A table from ``{"models": {...}}``; ValueError names ``origin`` and the problem."""
         models = document.get("models") if isinstance(document, Mapping) else None
         if not isinstance(models, Mapping):
-            raise ValueError(f"{source}: expected an object with a 'models' mapping")
+            raise ValueError(f"{origin}: expected an object with a 'models' mapping")
         try:
             parsed = {
-                str(name).lower(): _check_entry(str(name), entry) for name, entry in models.items()
+                str(name).strip().lower(): _check_entry(str(name), entry, source)
+                for name, entry in models.items()
             }
         except ValueError as exc:
-            raise ValueError(f"{source}: {exc}") from None
+            raise ValueError(f"{origin}: {exc}") from None
         as_of = document.get("as_of")
         return cls(parsed, as_of if isinstance(as_of, str) else None)
 
@@ -119,38 +257,55 @@ class PriceTable:
     def from_file(cls, path: str | Path) -> PriceTable:
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: cannot read prices: {exc}") from None
-        return cls.from_document(document, str(path))
+        return cls.from_document(document, str(path), SOURCE_FILE)
 
     def merged(self, overrides: Mapping[str, Mapping[str, Any]] | PriceTable) -> PriceTable:
+        """This table with ``overrides`` winning; a mapping counts as ``instrument(prices=)``."""
         extra = (
             overrides._models
             if isinstance(overrides, PriceTable)
-            else {name.lower(): _check_entry(name, entry) for name, entry in overrides.items()}
+            else {
+                name.strip().lower(): _check_entry(name, entry, SOURCE_OVERRIDE)
+                for name, entry in overrides.items()
+            }
         )
         return PriceTable({**self._models, **extra}, self.as_of)
 
-    def lookup(self, model: str) -> tuple[str, Price] | None:
-        """The table entry for ``model``: exact, then without a date suffix, then longest prefix."""
-        cached = self._cache.get(model, False)
+    def lookup(self, model: str, provider: str | None = None) -> tuple[str, Price] | None:
+        """The matching table entry and its name, or None."""
+        key = (model, provider)
+        cached = self._cache.get(key, False)
         if cached is not False:
             return cached  # type: ignore[return-value]
-        found = self._find(model)
-        if len(self._cache) < 4096:
-            self._cache[model] = found
+        found = self._find(model, provider)
+        if len(self._cache) < _LOOKUP_CACHE_SIZE:
+            self._cache[key] = found
         return found
 
-    def _find(self, model: str) -> tuple[str, Price] | None:
-        name = _normalise_model(model)
-        for candidate in (name, _DATE_SUFFIX.sub("", name)):
-            price = self._models.get(candidate)
-            if price is not None:
-                return candidate, price
-        for key in self._by_length:
-            if name.startswith(key) and name[len(key) : len(key) + 1] in ("-", ":", ".", "@", ""):
-                return key, self._models[key]
+    def _find(self, model: str, provider: str | None) -> tuple[str, Price] | None:
+        names = _candidates(model, provider)
+        for name in names:
+            for candidate in (name, _DATE_SUFFIX.sub("", name)):
+                price = self._models.get(candidate)
+                if price is not None:
+                    return candidate, price
+        for name in names:
+            for key in self._by_length:
+                if name.startswith(key) and name[len(key) : len(key) + 1] in _PREFIX_SEPARATORS:
+                    return key, self._models[key]
         return None
+
+    def quote(self, model: str, usage: Usage, provider: str | None = None) -> Quote:
+        """The cost of one call, or why there is none (``unknown`` model, ``self_hosted``)."""
+        if provider in LOCAL_PROVIDERS:
+            return Quote(None, SOURCE_SELF_HOSTED)
+        found = self.lookup(model, provider)
+        if found is None:
+            return Quote(None, SOURCE_UNKNOWN)
+        name, price = found
+        return Quote(price.usd(usage), price.source, name)
 
     def cost(
         self,
@@ -162,27 +317,11 @@ class PriceTable:
         provider: str | None = None,
     ) -> float | None:
         """USD for one call, or None when the model (or a self-hosted provider) has no price."""
-        if provider in LOCAL_PROVIDERS:
-            return None
-        found = self.lookup(model)
-        if found is None:
-            return None
-        price = found[1]
-        cached_price = price.cached_input if price.cached_input is not None else price.input
-        write_price = (
-            price.cache_write_input if price.cache_write_input is not None else price.input
-        )
-        uncached = max(input_tokens - cache_read_tokens - cache_creation_tokens, 0)
-        total = (
-            uncached * price.input
-            + cache_read_tokens * cached_price
-            + cache_creation_tokens * write_price
-            + output_tokens * price.output
-        )
-        return total * _PER_TOKEN
+        usage = Usage(input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
+        return self.quote(model, usage, provider).usd
 
-    def context_window(self, model: str) -> int | None:
-        found = self.lookup(model)
+    def context_window(self, model: str, provider: str | None = None) -> int | None:
+        found = self.lookup(model, provider)
         return found[1].context_window if found else None
 
 
@@ -193,6 +332,7 @@ def default_table() -> PriceTable:
 
 
 def build_table(overrides: Mapping[str, Mapping[str, Any]], prices_file: str | None) -> PriceTable:
+    """The bundled table, then ``prices_file``, then ``overrides``: later ones win."""
     table = default_table()
     if prices_file:
         table = table.merged(PriceTable.from_file(prices_file))

@@ -1,19 +1,23 @@
-"""What can only be known once a span has ended: cost, output speed and resource peaks.
+"""What can only be known once a span has ended: cost, context-window share, output speed and
+resource peaks.
 
 Pure computation over a finished span's attributes and times; runs on the processor's worker
-thread, never on the application's.
+thread, never on the application's. It reads only standard attributes (and the names older
+conventions and OpenLLMetry use), so spans from other instrumentations are priced too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans.pricing import PriceTable
-from agentspans.resources import ResourceSampler
+from agentspans._errors import warn_once
+from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, Usage
+from agentspans.resources import Peaks, ResourceSampler
 
 # Below this the CPU clock's granularity and other threads' work make a share meaningless.
 _MIN_UTILIZATION_WINDOW_S = 0.01
@@ -23,12 +27,91 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _first_int(attributes: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        value = _int(attributes.get(name))
+        if value is not None:
+            return value
+    return None
+
+
+def _first_str(attributes: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCall:
+    """The facts of an LLM span that cost and metrics need, whoever instrumented it."""
+
+    operation: str
+    model: str | None
+    provider: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int
+    cache_creation_tokens: int
+
+    @property
+    def has_usage(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+    def usage(self) -> Usage:
+        return Usage(
+            self.input_tokens or 0,
+            self.output_tokens or 0,
+            self.cache_read_tokens,
+            self.cache_creation_tokens,
+        )
+
+
+def read_llm_call(attributes: Mapping[str, Any]) -> LlmCall | None:
+    """The span's LLM call, or None when it is not an LLM span."""
+    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+    if operation not in semconv.LLM_OPERATIONS:
+        request_type = attributes.get(semconv.OPENLLMETRY_REQUEST_TYPE)
+        if operation is not None or request_type not in semconv.OPENLLMETRY_LLM_REQUEST_TYPES:
+            return None
+        operation = semconv.OP_EMBEDDINGS if request_type == "embedding" else request_type
+    assert isinstance(operation, str)
+    return LlmCall(
+        operation=operation,
+        model=_first_str(attributes, semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_REQUEST_MODEL),
+        provider=_first_str(attributes, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_SYSTEM),
+        input_tokens=_first_int(
+            attributes, semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_PROMPT_TOKENS
+        ),
+        output_tokens=_first_int(
+            attributes, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.GEN_AI_USAGE_COMPLETION_TOKENS
+        ),
+        cache_read_tokens=_first_int(
+            attributes,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+            semconv.OPENLLMETRY_CACHE_READ_INPUT_TOKENS,
+        )
+        or 0,
+        cache_creation_tokens=_first_int(
+            attributes,
+            semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            semconv.OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS,
+        )
+        or 0,
+    )
+
+
 class Enricher:
     __slots__ = ("_prices", "_sampler")
 
     def __init__(self, prices: PriceTable, sampler: ResourceSampler | None) -> None:
         self._prices = prices
         self._sampler = sampler
+
+    @property
+    def sampler(self) -> ResourceSampler | None:
+        return self._sampler
 
     def attributes_for(
         self, attributes: Mapping[str, Any], start_ns: int, end_ns: int, cpu_s: float | None
@@ -39,65 +122,92 @@ class Enricher:
             out[semconv.CPU_TIME_S] = round(cpu_s, 6)
             if duration_s >= _MIN_UTILIZATION_WINDOW_S:
                 out[semconv.CPU_UTILIZATION] = round(cpu_s / duration_s, 4)
-        if attributes.get(semconv.GEN_AI_OPERATION_NAME) in semconv.LLM_OPERATIONS:
-            self._llm(attributes, duration_s, out)
+        call = read_llm_call(attributes)
+        if call is not None:
+            self._llm(call, attributes, duration_s, out)
         if self._sampler is not None:
-            self._resources(start_ns, end_ns, out)
+            peaks = self._sampler.peaks(start_ns, end_ns)
+            if peaks is not None:
+                _resources(peaks, out)
         return out
 
     def _llm(
-        self, attributes: Mapping[str, Any], duration_s: float, out: dict[str, AttributeValue]
+        self,
+        call: LlmCall,
+        attributes: Mapping[str, Any],
+        duration_s: float,
+        out: dict[str, AttributeValue],
     ) -> None:
-        model = attributes.get(semconv.GEN_AI_RESPONSE_MODEL) or attributes.get(
-            semconv.GEN_AI_REQUEST_MODEL
-        )
-        input_tokens = _int(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
-        output_tokens = _int(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-        if isinstance(model, str) and model:
-            if semconv.REQUEST_CONTEXT_WINDOW not in attributes:
-                window = self._prices.context_window(model)
+        if call.model is not None:
+            window = _int(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+            if window is None:
+                window = self._prices.context_window(call.model, call.provider)
                 if window is not None:
                     out[semconv.REQUEST_CONTEXT_WINDOW] = window
-            if semconv.COST_USD not in attributes and (
-                input_tokens is not None or output_tokens is not None
-            ):
-                cost = self._prices.cost(
-                    model,
-                    input_tokens or 0,
-                    output_tokens or 0,
-                    _int(attributes.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)) or 0,
-                    _int(attributes.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)) or 0,
-                    provider=attributes.get(semconv.GEN_AI_PROVIDER_NAME),
-                )
-                if cost is not None:
-                    out[semconv.COST_USD] = round(cost, 10)
-                    if attributes.get(semconv.USAGE_ESTIMATED) is True:
-                        out[semconv.COST_ESTIMATED] = True
+            if window and call.input_tokens is not None:
+                out[semconv.CONTEXT_WINDOW_SHARE] = round(call.input_tokens / window, 4)
+            if semconv.COST_USD not in attributes and call.has_usage:
+                self._cost(call, attributes, out)
         ttft = attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if (
-            output_tokens
+            call.output_tokens
             and semconv.OUTPUT_TOKENS_PER_SECOND not in attributes
             and isinstance(ttft, (int, float))
             and duration_s - ttft > 0
         ):
-            out[semconv.OUTPUT_TOKENS_PER_SECOND] = round(output_tokens / (duration_s - ttft), 2)
+            out[semconv.OUTPUT_TOKENS_PER_SECOND] = round(
+                call.output_tokens / (duration_s - ttft), 2
+            )
 
-    def _resources(self, start_ns: int, end_ns: int, out: dict[str, AttributeValue]) -> None:
-        assert self._sampler is not None
-        peaks = self._sampler.peaks(start_ns, end_ns)
-        if peaks is None:
-            return
-        if peaks.rss_peak_bytes is not None:
-            out[semconv.MEMORY_RSS_PEAK_BYTES] = peaks.rss_peak_bytes
-        if peaks.rss_delta_bytes is not None:
-            out[semconv.MEMORY_RSS_DELTA_BYTES] = peaks.rss_delta_bytes
-        if peaks.vram_peak_bytes is not None and peaks.gpu_device is not None:
-            out[semconv.GPU_DEVICE] = peaks.gpu_device
-            out[semconv.VRAM_PEAK_BYTES] = peaks.vram_peak_bytes
-            if peaks.vram_total_bytes:
-                out[semconv.VRAM_TOTAL_BYTES] = peaks.vram_total_bytes
-                out[semconv.VRAM_UTILIZATION_PEAK] = round(
-                    peaks.vram_peak_bytes / peaks.vram_total_bytes, 4
+    def _cost(
+        self, call: LlmCall, attributes: Mapping[str, Any], out: dict[str, AttributeValue]
+    ) -> None:
+        assert call.model is not None
+        quote = self._prices.quote(call.model, call.usage(), call.provider)
+        out[semconv.PRICE_SOURCE] = quote.source
+        if quote.usd is None:
+            if quote.source == SOURCE_UNKNOWN:
+                out[semconv.COST_UNKNOWN] = True
+                warn_once(
+                    f"price-unknown:{call.model.lower()}",
+                    "agentspans: no price for model %r; its calls get no cost "
+                    "(add it with instrument(prices={%r: {'input': ..., 'output': ...}}) "
+                    "or AGENTSPANS_PRICES_FILE, in USD per million tokens)",
+                    call.model,
+                    call.model,
                 )
-            if peaks.vram_process_peak_bytes is not None:
-                out[semconv.VRAM_PROCESS_PEAK_BYTES] = peaks.vram_process_peak_bytes
+            return
+        out[semconv.COST_USD] = round(quote.usd, 10)
+        if quote.matched is not None:
+            out[semconv.PRICE_MODEL] = quote.matched
+        if attributes.get(semconv.USAGE_ESTIMATED) is True:
+            out[semconv.COST_ESTIMATED] = True
+
+
+def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
+    if peaks.rss_peak_bytes is not None:
+        out[semconv.MEMORY_RSS_PEAK_BYTES] = peaks.rss_peak_bytes
+    if peaks.rss_delta_bytes is not None:
+        out[semconv.MEMORY_RSS_DELTA_BYTES] = peaks.rss_delta_bytes
+    gpu = peaks.gpu
+    if gpu is not None:
+        out[semconv.GPU_DEVICE] = gpu.device
+        out[semconv.VRAM_PEAK_BYTES] = gpu.peak_bytes
+        out[semconv.VRAM_DELTA_BYTES] = gpu.delta_bytes
+        if len(gpu.peak_bytes_per_device) > 1:
+            out[semconv.VRAM_PEAK_BYTES_PER_DEVICE] = list(gpu.peak_bytes_per_device)
+        if gpu.total_bytes:
+            out[semconv.VRAM_TOTAL_BYTES] = gpu.total_bytes
+            out[semconv.VRAM_UTILIZATION_PEAK] = round(gpu.peak_bytes / gpu.total_bytes, 4)
+        if gpu.process_peak_bytes is not None:
+            out[semconv.VRAM_PROCESS_PEAK_BYTES] = gpu.process_peak_bytes
+        if gpu.process_delta_bytes is not None:
+            out[semconv.VRAM_PROCESS_DELTA_BYTES] = gpu.process_delta_bytes
+        if gpu.utilization_peak is not None:
+            out[semconv.GPU_UTILIZATION_PEAK] = gpu.utilization_peak
+        if gpu.utilization_mean is not None:
+            out[semconv.GPU_UTILIZATION_MEAN] = gpu.utilization_mean
+    torch = peaks.torch
+    if torch is not None:
+        out[semconv.TORCH_ALLOCATED_PEAK_BYTES] = torch.peak_bytes
+        out[semconv.TORCH_ALLOCATED_DELTA_BYTES] = torch.delta_bytes

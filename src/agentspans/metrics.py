@@ -1,0 +1,435 @@
+"""OpenTelemetry metrics recorded from finished spans (names and units: docs/cost.md).
+
+The trace processor's worker thread hands every batch of finished, enriched spans to
+:meth:`SpanMetrics.record` — a whole local trace at once when it was held for analysis — so
+metrics cost the application's thread nothing, and spans from other instrumentations count as
+well as ours. The GPU gauges read the resource sampler's latest sample when the metric reader
+collects.
+
+An LLM call that two instrumentations both traced (litellm's span around openai's) is recorded
+once: the outermost LLM span counts, and a count it lacks is taken from the first LLM span nested
+inside it that has it — the same rule the trace analysis uses for rollups.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from agentspans import semconv
+from agentspans._config import Config
+from agentspans._errors import logger
+from agentspans.processors.enrich import read_llm_call
+from agentspans.resources import ResourceSampler
+
+# The GenAI conventions' advised histogram boundaries.
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ..., 67108864
+DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01, 0.02, ..., 81.92
+_UNIT_SECONDS = "s"
+_OTHER_ERROR = "_OTHER"
+_GPU_VENDOR = "NVIDIA"
+
+# Span attributes copied onto the LLM metrics as dimensions, when the span has them.
+_LLM_DIMENSIONS = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.GEN_AI_RESPONSE_MODEL,
+)
+
+# The sampler the GPU gauges read. Module-level because an SDK meter hands back the instrument
+# registered first when the same name is created again (a second instrument() on the app's
+# global provider), so the gauges' callbacks must not capture one installation's sampler.
+_gauge_sampler: ResourceSampler | None = None
+
+
+def _span_id(span: ReadableSpan) -> int | None:
+    return span.context.span_id if span.context is not None else None
+
+
+def _parent_id(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+@dataclass
+class _Batch:
+    """Parent links within one batch of spans, for agent names and nested LLM spans."""
+
+    spans: Sequence[ReadableSpan]
+    by_id: dict[int, ReadableSpan] = field(default_factory=dict)
+    children: dict[int, list[ReadableSpan]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for span in self.spans:
+            span_id, parent_id = _span_id(span), _parent_id(span)
+            if span_id is not None:
+                self.by_id[span_id] = span
+            if parent_id is not None:
+                self.children.setdefault(parent_id, []).append(span)
+
+    def ancestors(self, span: ReadableSpan) -> Iterable[ReadableSpan]:
+        seen: set[int] = set()
+        parent_id = _parent_id(span)
+        while parent_id is not None and parent_id not in seen:
+            seen.add(parent_id)
+            parent = self.by_id.get(parent_id)
+            if parent is None:
+                return
+            yield parent
+            parent_id = _parent_id(parent)
+
+    def descendants(self, span: ReadableSpan) -> Iterable[ReadableSpan]:
+        stack = list(reversed(self.children.get(_span_id(span) or -1, [])))
+        while stack:
+            child = stack.pop()
+            yield child
+            stack.extend(reversed(self.children.get(_span_id(child) or -1, [])))
+
+    def agent_name(self, span: ReadableSpan) -> str | None:
+        for candidate in (span, *self.ancestors(span)):
+            attributes = candidate.attributes or {}
+            name = attributes.get(semconv.GEN_AI_AGENT_NAME)
+            if (
+                isinstance(name, str)
+                and name
+                and (
+                    candidate is span
+                    or attributes.get(semconv.GEN_AI_OPERATION_NAME) == semconv.OP_INVOKE_AGENT
+                )
+            ):
+                return name
+        return None
+
+
+def _is_llm(span: ReadableSpan) -> bool:
+    return read_llm_call(span.attributes or {}) is not None
+
+
+def _nonnegative(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        return None
+    return float(value)
+
+
+class SpanMetrics:
+    """The instruments, and how finished spans are turned into measurements."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._token_usage = meter.create_histogram(
+            semconv.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used per LLM call",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self._duration = meter.create_histogram(
+            semconv.METRIC_OPERATION_DURATION,
+            unit=_UNIT_SECONDS,
+            description="Duration of LLM calls",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._first_chunk = meter.create_histogram(
+            semconv.METRIC_TIME_TO_FIRST_CHUNK,
+            unit=_UNIT_SECONDS,
+            description="Time from the request to the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._cost = meter.create_counter(
+            semconv.METRIC_COST, unit="{USD}", description="Cost of LLM calls in US dollars"
+        )
+        self._findings = meter.create_counter(
+            semconv.METRIC_FINDINGS,
+            unit="{finding}",
+            description="Bottleneck findings of the trace analysis",
+        )
+        meter.create_observable_gauge(
+            semconv.METRIC_GPU_MEMORY_USAGE,
+            callbacks=[_gpu_memory_usage],
+            unit="By",
+            description="GPU memory in use, per device",
+        )
+        meter.create_observable_gauge(
+            semconv.METRIC_GPU_MEMORY_LIMIT,
+            callbacks=[_gpu_memory_limit],
+            unit="By",
+            description="GPU memory size, per device",
+        )
+        meter.create_observable_gauge(
+            semconv.METRIC_GPU_UTILIZATION,
+            callbacks=[_gpu_utilization],
+            unit="1",
+            description="GPU utilization (0 to 1), per device",
+        )
+
+    def record(self, spans: Sequence[ReadableSpan]) -> None:
+        """Record the measurements of a batch of finished spans (one local trace, or fewer)."""
+        batch = _Batch(spans)
+        for span in spans:
+            if _is_llm(span) and not any(_is_llm(a) for a in batch.ancestors(span)):
+                self._record_llm(span, batch)
+        self._record_findings(batch)
+
+    def _record_llm(self, span: ReadableSpan, batch: _Batch) -> None:
+        attributes = span.attributes or {}
+        dimensions: dict[str, AttributeValue] = {
+            name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
+        }
+        call = read_llm_call(attributes)
+        assert call is not None
+        dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
+        if call.provider is not None:
+            dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
+        agent = batch.agent_name(span)
+        if agent is not None:
+            dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+        # What a nested LLM span of the same call measured fills what this one lacks.
+        nested = [
+            d.attributes or {} for d in batch.descendants(span) if _is_llm(d) and d.attributes
+        ]
+        calls = [call, *(c for c in map(read_llm_call, nested) if c is not None)]
+        input_tokens = next((c.input_tokens for c in calls if c.input_tokens is not None), None)
+        output_tokens = next((c.output_tokens for c in calls if c.output_tokens is not None), None)
+        for token_type, count in (
+            (semconv.TOKEN_TYPE_INPUT, input_tokens),
+            (semconv.TOKEN_TYPE_OUTPUT, output_tokens),
+        ):
+            if count is not None:
+                self._token_usage.record(
+                    count, {**dimensions, semconv.GEN_AI_TOKEN_TYPE: token_type}
+                )
+        cost = next(
+            (
+                value
+                for a in (attributes, *nested)
+                if (value := _nonnegative(a.get(semconv.COST_USD))) is not None
+            ),
+            None,
+        )
+        if cost is not None:
+            self._cost.add(cost, dimensions)
+        timed = dict(dimensions)
+        error = attributes.get(semconv.ERROR_TYPE)
+        if isinstance(error, str) and error:
+            timed[semconv.ERROR_TYPE] = error
+        elif span.status.status_code is StatusCode.ERROR:
+            timed[semconv.ERROR_TYPE] = _OTHER_ERROR
+        if span.start_time is not None and span.end_time is not None:
+            self._duration.record(max(span.end_time - span.start_time, 0) / 1e9, timed)
+        first_chunk = _nonnegative(attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        if first_chunk is not None:
+            self._first_chunk.record(first_chunk, timed)
+
+    def _record_findings(self, batch: _Batch) -> None:
+        seen: set[tuple[Any, ...]] = set()
+        root = next((s for s in batch.spans if s.parent is None or s.parent.is_remote), None)
+        workflow = (root.attributes or {}).get(semconv.GEN_AI_WORKFLOW_NAME) if root else None
+        base: dict[str, AttributeValue] = {}
+        if isinstance(workflow, str) and workflow:
+            base[semconv.GEN_AI_WORKFLOW_NAME] = workflow
+        for span in batch.spans:
+            for event in span.events:
+                if event.name != semconv.FINDING_EVENT:
+                    continue
+                attributes = event.attributes or {}
+                kind = attributes.get(semconv.FINDING_EVENT_KIND)
+                if not isinstance(kind, str):
+                    continue
+                # One finding may be written on each span it concerns: count it once.
+                key = (
+                    kind,
+                    _hashable(attributes.get(semconv.FINDING_EVENT_SPAN_IDS)),
+                    attributes.get(semconv.FINDING_EVENT_MESSAGE),
+                )
+                if key in seen:
+                    continue
+                seen.add(key)
+                dimensions = {**base, semconv.FINDING_KIND: kind}
+                severity = attributes.get(semconv.FINDING_EVENT_SEVERITY)
+                if isinstance(severity, str):
+                    dimensions[semconv.FINDING_EVENT_SEVERITY] = severity
+                agent = batch.agent_name(span)
+                if agent is not None:
+                    dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+                self._findings.add(1, dimensions)
+        if not seen and root is not None:
+            # No finding events: the root's list of kinds is all the analysis left.
+            kinds = (root.attributes or {}).get(semconv.TRACE_FINDING_KINDS)
+            for kind in kinds if isinstance(kinds, (list, tuple)) else ():
+                if isinstance(kind, str):
+                    self._findings.add(1, {**base, semconv.FINDING_KIND: kind})
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _gpu_attributes(index: int, name: str | None) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        semconv.HW_ID: f"gpu{index}",
+        semconv.HW_VENDOR: _GPU_VENDOR,
+    }
+    if name:
+        attributes[semconv.HW_NAME] = name
+    return attributes
+
+
+def _gpu_readings() -> list[Any]:
+    sampler = _gauge_sampler
+    return sampler.latest_gpu() if sampler is not None else []
+
+
+def _gpu_memory_usage(options: CallbackOptions) -> Iterable[Observation]:
+    for gpu in _gpu_readings():
+        yield Observation(gpu.used_bytes, _gpu_attributes(gpu.index, gpu.name))
+
+
+def _gpu_memory_limit(options: CallbackOptions) -> Iterable[Observation]:
+    for gpu in _gpu_readings():
+        if gpu.total_bytes:
+            yield Observation(gpu.total_bytes, _gpu_attributes(gpu.index, gpu.name))
+
+
+def _gpu_utilization(options: CallbackOptions) -> Iterable[Observation]:
+    for gpu in _gpu_readings():
+        if gpu.utilization is not None:
+            yield Observation(gpu.utilization, _gpu_attributes(gpu.index, gpu.name))
+
+
+# --- which MeterProvider, and its lifecycle ---------------------------------------------------
+
+
+def _app_meter_provider() -> MeterProvider | None:
+    """The global MeterProvider when the app set one (not the API's placeholder proxy)."""
+    provider = metrics.get_meter_provider()
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # pragma: no cover - a future API without the private proxy class
+        return None if type(provider).__name__ == "_ProxyMeterProvider" else provider
+    return None if isinstance(provider, _ProxyMeterProvider) else provider
+
+
+def _metrics_endpoint(config: Config) -> str | None:
+    """The OTLP endpoint for metrics, derived from the traces one the options gave."""
+    endpoint = config.otlp_endpoint
+    if endpoint is None or (config.otlp_protocol or "grpc") == "grpc":
+        return endpoint  # None: the exporter reads OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT itself
+    if endpoint.rstrip("/").endswith("/v1/traces"):
+        return endpoint.rstrip("/")[: -len("/v1/traces")] + "/v1/metrics"
+    scheme_and_host = endpoint.split("://", 1)[-1]
+    return endpoint.rstrip("/") + "/v1/metrics" if "/" not in scheme_and_host else endpoint
+
+
+def _otlp_metric_exporter(config: Config) -> Any:
+    timeout = config.export_timeout_s
+    if (config.otlp_protocol or "grpc") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return GrpcMetricExporter(endpoint=_metrics_endpoint(config), timeout=timeout)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter(endpoint=_metrics_endpoint(config), timeout=timeout)
+
+
+def _readers(config: Config) -> list[Any]:
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        PeriodicExportingMetricReader,
+    )
+
+    readers: list[Any] = []
+    for name in config.exporters:
+        if name == "otlp":
+            readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter(config)))
+        elif name == "console":
+            readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+        # "file" holds traces only and "none" sends nothing: no metric reader for them.
+    return readers
+
+
+@dataclass
+class MetricsInstallation:
+    """What ``instrument()`` set up for metrics, so ``uninstrument()`` can take it down."""
+
+    recorder: SpanMetrics
+    provider: Any
+    owned: bool
+    shutdown_timeout_s: float
+    _stopped: bool = False
+
+    def shutdown(self) -> None:
+        """Stop the GPU gauges; flush and shut down the provider if agentspans created it."""
+        global _gauge_sampler
+        if self._stopped:
+            return
+        self._stopped = True
+        _gauge_sampler = None
+        if self.owned:
+            atexit.unregister(self.shutdown)
+            _bounded(self.provider.shutdown, self.shutdown_timeout_s)
+
+
+def _bounded(call: Any, timeout_s: float) -> None:
+    """Run ``call`` but give up waiting after ``timeout_s``: an unreachable backend's retries
+    must not hold up the application's exit."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            call()
+        except Exception:
+            logger.debug("agentspans: meter provider shutdown failed", exc_info=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="agentspans-metrics-shutdown", daemon=True).start()
+    if not done.wait(timeout_s):
+        logger.debug("agentspans: metrics shutdown still running after %.1fs; left", timeout_s)
+
+
+def install_metrics(
+    config: Config, resource: Resource | None, sampler: ResourceSampler | None
+) -> MetricsInstallation | None:
+    """The recorder on the right MeterProvider (see docs/cost.md), or None for no metrics."""
+    global _gauge_sampler
+    if not config.metrics:
+        return None
+    provider = config.meter_provider or _app_meter_provider()
+    owned = False
+    if provider is None:
+        readers = _readers(config)
+        if not readers:
+            return None
+        from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+
+        provider = SdkMeterProvider(
+            metric_readers=readers, resource=resource or Resource.create(), shutdown_on_exit=False
+        )
+        owned = True
+    from agentspans import __version__
+
+    recorder = SpanMetrics(provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__))
+    _gauge_sampler = sampler if sampler is not None and sampler.has_gpu else None
+    installation = MetricsInstallation(recorder, provider, owned, config.shutdown_timeout_s)
+    if owned:
+        atexit.register(installation.shutdown)
+    return installation
+
+
+def resource_attributes(sampler: ResourceSampler | None) -> Mapping[str, AttributeValue]:
+    """What the resource of a provider agentspans creates says about the GPU."""
+    if sampler is None or sampler.gpu_unavailable_reason is None:
+        return {}
+    return {semconv.GPU_UNAVAILABLE_REASON: sampler.gpu_unavailable_reason}
