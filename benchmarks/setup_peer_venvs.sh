@@ -14,7 +14,8 @@ PYTHON=${PYTHON:-python3}
 ROOT=${AGENTSPANS_BENCH_VENVS:-$HOME/.cache/agentspans/bench-venvs}
 mkdir -p "$ROOT"
 
-# Versions known to resolve together (pip backtracking otherwise takes many minutes).
+# The contrib instrumentation and traceloop import `httpx`, which openai 3 (built on httpx2) no
+# longer brings in. Versions known to resolve together (pip backtracking otherwise takes many minutes).
 OTEL_CONSTRAINTS="$ROOT/otel-1.45.1.txt"
 cat >"$OTEL_CONSTRAINTS" <<'PINS'
 opentelemetry-api==1.45.1
@@ -31,11 +32,11 @@ PINS
 requirements() {
   case "$1" in
     contrib-openai-v2)
-      echo "opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-genai==1.1b0 opentelemetry-sdk openai psutil" ;;
+      echo "opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-genai==1.1b0 opentelemetry-sdk openai httpx psutil" ;;
     openlit)
       echo "openlit==1.45.0 openai<3 psutil -c $OTEL_CONSTRAINTS" ;;
     traceloop-sdk)
-      echo "traceloop-sdk==0.62.4 openai psutil -c $OTEL_CONSTRAINTS" ;;
+      echo "traceloop-sdk==0.62.4 openai httpx psutil -c $OTEL_CONSTRAINTS" ;;
     *) echo "unknown peer: $1" >&2; return 1 ;;
   esac
 }

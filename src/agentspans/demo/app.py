@@ -7,7 +7,7 @@ tools by import path (see ``agentspans.demo.cli``), and the openai client is tra
 
 Planted on purpose, as they appear in real apps, for the report to find:
 
-* the research agent runs four independent web searches one after another;
+* the research agent's source gathering runs four independent web searches one after another;
 * the data agent and the writer both ask for the same company profile (the same prompt twice);
 * the coordinator deliberates between delegations instead of delegating and waiting.
 """
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openai import AsyncOpenAI, OpenAI
-from openai.types.chat import ChatCompletionMessageParam
 
 from agentspans.demo import tools
 
@@ -30,13 +29,18 @@ WORKER_MODEL = "gpt-4o-mini"
 WRITER_MODEL = "gpt-4o"
 EMBEDDING_MODEL = "text-embedding-3-small"
 
-_PROFILE_PROMPT: list[ChatCompletionMessageParam] = [
-    {"role": "system", "content": "You are a financial analyst. Be factual and brief."},
-    {
-        "role": "user",
-        "content": "Give a two-sentence profile of Acme Robotics: what it sells and to whom.",
-    },
-]
+_PROFILE_REQUEST: dict[str, Any] = {
+    "model": WORKER_MODEL,
+    "messages": [
+        {"role": "system", "content": "You are a financial analyst. Be factual and brief."},
+        {
+            "role": "user",
+            "content": "Give a two-sentence profile of Acme Robotics: what it sells and to whom.",
+        },
+    ],
+    "max_tokens": 48,
+    "temperature": 0.0,
+}
 
 
 def _ask(client: OpenAI, model: str, prompt: str, max_tokens: int) -> str:
@@ -50,11 +54,14 @@ def _ask(client: OpenAI, model: str, prompt: str, max_tokens: int) -> str:
 
 
 def company_profile(client: OpenAI) -> str:
-    """The company's profile. Both the data agent and the writer call this, and nothing caches
-    it — the same request goes out twice."""
-    response = client.chat.completions.create(
-        model=WORKER_MODEL, messages=_PROFILE_PROMPT, max_tokens=48, temperature=0.0
-    )
+    """The company's profile. The writer asks for it, and so does the data agent (through the
+    async client); nothing caches it, so the same request goes out twice."""
+    response = client.chat.completions.create(**_PROFILE_REQUEST)
+    return response.choices[0].message.content or ""
+
+
+async def company_profile_async(client: AsyncOpenAI) -> str:
+    response = await client.chat.completions.create(**_PROFILE_REQUEST)
     return response.choices[0].message.content or ""
 
 
@@ -79,19 +86,15 @@ class ResearchAgent:
         self.client = client
 
     def handle(self, task: str) -> Findings:
-        _ask(self.client, WORKER_MODEL, f"Split into four web searches: {task}", max_tokens=32)
         questions = [
             "Acme Robotics revenue 2025",
             "Acme Robotics competitors",
             "warehouse robotics market size",
             "Acme Robotics customer reviews",
         ]
-        sources: list[str] = []
-        for question in questions:  # independent searches, awaited one by one
-            sources.extend(tools.search_web(question))
-        self.client.embeddings.create(model=EMBEDDING_MODEL, input=sources[:6])
+        sources = tools.gather_sources(questions)
         summary = _ask(
-            self.client, WORKER_MODEL, f"Summarise these sources: {sources[:6]}", max_tokens=56
+            self.client, WORKER_MODEL, f"Summarise for '{task}': {sources[:6]}", max_tokens=56
         )
         return Findings(sources=sources, summary=summary)
 
@@ -99,31 +102,31 @@ class ResearchAgent:
 class DataAgent:
     name = "data"
 
-    def __init__(self, client: OpenAI, base_url: str, api_key: str) -> None:
-        self.client = client
+    def __init__(self, base_url: str, api_key: str) -> None:
         self.base_url = base_url
         self.api_key = api_key
 
     def handle(self, task: str) -> Findings:
-        warehouse = asyncio.run(self._warehouse(task))
-        rows = tools.fetch_dataset("acme_quarterly")
-        stats = tools.compute_stats(rows)
-        stats["warehouse_rows"] = float(len(warehouse))
-        return Findings(stats=stats, profile=company_profile(self.client))
+        rows, profile = asyncio.run(self._collect(task))
+        return Findings(stats=tools.compute_stats(rows), profile=profile)
 
-    async def _warehouse(self, task: str) -> list[tuple[int, float]]:
-        """Two warehouse queries and a schema question, concurrently on one event loop."""
+    async def _collect(self, task: str) -> tuple[list[dict[str, float]], str]:
+        """Warehouse queries, the dataset, the schema question, the embeddings of the metric
+        names and the company profile, all at once on one event loop."""
         async with AsyncOpenAI(base_url=self.base_url, api_key=self.api_key) as client:
-            revenue, costs, _ = await asyncio.gather(
+            _, _, rows, _, _, profile = await asyncio.gather(
                 tools.query_warehouse("SELECT quarter, revenue FROM acme"),
                 tools.query_warehouse("SELECT quarter, cost FROM acme"),
+                asyncio.to_thread(tools.fetch_dataset, "acme_quarterly"),
                 client.chat.completions.create(
                     model=WORKER_MODEL,
                     messages=[{"role": "user", "content": f"Which tables answer: {task}?"}],
                     max_tokens=24,
                 ),
+                client.embeddings.create(model=EMBEDDING_MODEL, input=["revenue", "cost"]),
+                company_profile_async(client),
             )
-        return revenue + costs
+        return rows, profile
 
 
 class WriterAgent:
@@ -149,7 +152,7 @@ class WriterAgent:
             for chunk in stream
             if chunk.choices and chunk.choices[0].delta
         ]
-        return tools.spell_check("".join(parts))
+        return "".join(parts)
 
 
 class Coordinator:
@@ -158,7 +161,7 @@ class Coordinator:
     def __init__(self, base_url: str, api_key: str, *, deliberation_s: float = 0.6) -> None:
         self.client = OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
         self.research = ResearchAgent(self.client)
-        self.data = DataAgent(self.client, base_url, api_key)
+        self.data = DataAgent(base_url, api_key)
         self.writer = WriterAgent(self.client)
         self.deliberation_s = deliberation_s
 
@@ -174,9 +177,9 @@ class Coordinator:
             findings = [research.result(), data.result()]
         self._deliberate()
         notes = "\n".join(f.summary or str(f.stats) for f in findings)
-        report: str = self.delegate(self.writer, f"{question}\n\nNotes:\n{notes}")
+        draft: str = self.delegate(self.writer, f"{question}\n\nNotes:\n{notes}")
         self._deliberate()
-        return report
+        return tools.spell_check(draft)
 
     def _deliberate(self) -> None:
         """Re-reading the state between steps: time the coordinator spends not delegating."""

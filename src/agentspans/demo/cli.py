@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -40,6 +40,7 @@ INSTRUMENT_OPTIONS: dict[str, Any] = {
         f"agentspans.demo.tools:{name}"
         for name in (
             "search_web",
+            "gather_sources",
             "fetch_dataset",
             "query_warehouse",
             "compute_stats",
@@ -68,9 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"the OTLP/JSON file to append to (default: $AGENTSPANS_FILE_PATH or {_DEFAULT_FILE})",
     )
-    parser.add_argument(
-        "--format", choices=("terminal", "json"), default="terminal", help="report format"
-    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     parser.add_argument("--seed", type=int, default=7, help="seed of the simulated latencies")
     return parser
 
@@ -115,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     spans = captured.get_finished_spans()
     say(
-        f"The app answered in {elapsed:.1f} s ({simulator.requests} simulated API requests): "
-        f"{_first_words(answer)}"
+        f"The app answered in {elapsed:.1f} s ({simulator.requests} simulated API requests); "
+        f"its (simulated) report begins: {_first_words(answer)}"
     )
     if otlp:
         say(f"Sent {len(spans)} spans by OTLP; open the trace in Jaeger (service {SERVICE}).")
@@ -137,7 +136,7 @@ def _run_app(base_url: str) -> str:
         coordinator.close()
 
 
-def _report(spans: Sequence[ReadableSpan], fmt: str, out: IO[str]) -> int:
+def _report(spans: Sequence[ReadableSpan], fmt: Literal["text", "json"], out: IO[str]) -> int:
     from agentspans.analysis import analyze
     from agentspans.exporters.otlp_json import encode_request
     from agentspans.report import print_report

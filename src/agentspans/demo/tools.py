@@ -31,6 +31,15 @@ def search_web(query: str) -> list[str]:
     return [f"{query} — source {i}" for i in range(3)]
 
 
+def gather_sources(questions: list[str]) -> list[str]:
+    """Search the web for each question — one after another, though none needs another's
+    answer (the demo's planted sequential searches)."""
+    sources: list[str] = []
+    for question in questions:
+        sources.extend(search_web(question))
+    return sources
+
+
 def fetch_dataset(name: str) -> list[dict[str, float]]:
     time.sleep(_latency(120, 180))
     return [{"quarter": q, "revenue": 10.0 + q * 1.5} for q in range(1, 5)]
