@@ -3,7 +3,8 @@
 Every span ends up in exactly one tree:
 
 - records are grouped by trace id; a span id seen twice in a trace keeps its first record;
-- a span with no parent, or whose parent is remote (in another process), is a root;
+- a span with no parent, or whose parent is remote (in another process) and not in the input,
+  is a root;
 - a span whose parent is not in the input is an *orphan*: it becomes the root of its own tree,
   because inventing a parent would put numbers on the trace that nobody measured;
 - spans whose parent links go round in a circle are cut at the earliest of them, which becomes
@@ -77,12 +78,18 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
     children: dict[str, list[str]] = {}
     for record in spans.values():
         parent_id = record.parent_id
-        if parent_id is None or record.parent_is_remote:
+        # A remote parent that is in the input (a whole distributed trace, from Jaeger or from
+        # several processes' files) joins the trees; one that is not makes a local root.
+        if parent_id is None or (record.parent_is_remote and parent_id not in spans):
             roots.append(record)
         elif parent_id not in spans or parent_id == record.span_id:
             orphans.append(record)
         else:
-            children.setdefault(parent_id, []).append(record.span_id)
+            siblings = children.get(parent_id)
+            if siblings is None:
+                children[parent_id] = [record.span_id]
+            else:
+                siblings.append(record.span_id)
 
     def key(record: SpanRecord) -> tuple[int, str]:
         return (record.start_ns, record.span_id)
