@@ -8,7 +8,7 @@ agree exactly. docs/analysis.md describes the rules.
 
 from __future__ import annotations
 
-from agentspans.analysis.analyze import analyze
+from agentspans.analysis.engine import analyze
 from agentspans.analysis.model import (
     AgentSummary,
     Finding,

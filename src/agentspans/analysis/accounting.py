@@ -51,6 +51,22 @@ class Accounts:
     vram_peak: list[int | None]
     # Request fingerprints of counted LLM calls and tool calls.
     fingerprint: list[str | None]
+    # The same facts as index lists, in tree order, so detectors need not scan every span.
+    llm_nodes: list[int]
+    tool_nodes: list[int]
+    agent_nodes: list[int]
+    # Spans with a known peak GPU memory utilization, and that utilization.
+    vram_utilization: dict[int, float]
+
+
+def _utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
+    value = attributes.get(semconv.VRAM_UTILIZATION_PEAK)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    total = attributes.get(semconv.VRAM_TOTAL_BYTES)
+    if peak is not None and isinstance(total, int) and total > 0:
+        return peak / total
+    return None
 
 
 def account(tree: Tree) -> Accounts:
@@ -66,39 +82,52 @@ def account(tree: Tree) -> Accounts:
     agent_of = [-1] * n
     vram: list[int | None] = [None] * n
     fingerprints: list[str | None] = [None] * n
+    llm_nodes: list[int] = []
+    tool_nodes: list[int] = []
+    agent_nodes: list[int] = []
+    utilization: dict[int, float] = {}
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
+    op_key, agent_op, tool_op = (
+        semconv.GEN_AI_OPERATION_NAME,
+        semconv.OP_INVOKE_AGENT,
+        (semconv.OP_EXECUTE_TOOL),
+    )
     for i in range(n):  # preorder
         attributes = records[i].attributes
-        op = attributes.get(semconv.GEN_AI_OPERATION_NAME)
-        op = op if isinstance(op, str) else None
-        operation[i] = op
+        op = attributes.get(op_key)
         p = parent[i]
         above = outer_llm[p] if p >= 0 else -1
-        if op == semconv.OP_INVOKE_AGENT:
+        outer_llm[i] = above
+        if op == agent_op:
             agent[i] = True
             agent_of[i] = i
+            agent_nodes.append(i)
         elif p >= 0:
             agent_of[i] = agent_of[p]
-        fp = attributes.get(semconv.REQUEST_FINGERPRINT)
-        fp = fp if isinstance(fp, str) and fp else None
-        if op == semconv.OP_EXECUTE_TOOL:
+        if semconv.VRAM_PEAK_BYTES in attributes or semconv.VRAM_UTILIZATION_PEAK in attributes:
+            peak = vram[i] = _count(attributes.get(semconv.VRAM_PEAK_BYTES))
+            share = _utilization(attributes, peak)
+            if share is not None:
+                utilization[i] = share
+        if not isinstance(op, str):
+            continue
+        operation[i] = op
+        if op == tool_op:
             tool[i] = True
-            fingerprints[i] = fp
-        peak = _count(attributes.get(semconv.VRAM_PEAK_BYTES))
-        if peak is not None:
-            vram[i] = peak
-        if op in _LLM:
+            tool_nodes.append(i)
+            fingerprints[i] = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
+        elif op in _LLM:
             in_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
             out_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
             usd = _amount(attributes.get(semconv.COST_USD))
+            fp = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
             if above < 0:
                 llm[i] = True
+                llm_nodes.append(i)
                 outer_llm[i] = i
-                inputs[i], outputs[i], cost[i] = in_tokens, out_tokens, usd
-                fingerprints[i] = fp
+                inputs[i], outputs[i], cost[i], fingerprints[i] = in_tokens, out_tokens, usd, fp
             else:
-                outer_llm[i] = above
                 if inputs[above] is None:
                     inputs[above] = in_tokens
                 if outputs[above] is None:
@@ -107,11 +136,26 @@ def account(tree: Tree) -> Accounts:
                     cost[above] = usd
                 if fingerprints[above] is None:
                     fingerprints[above] = fp
-        else:
-            outer_llm[i] = above
     return Accounts(
-        operation, llm, tool, agent, inputs, outputs, cost, agent_of, vram, fingerprints
+        operation,
+        llm,
+        tool,
+        agent,
+        inputs,
+        outputs,
+        cost,
+        agent_of,
+        vram,
+        fingerprints,
+        llm_nodes,
+        tool_nodes,
+        agent_nodes,
+        utilization,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(slots=True)
@@ -149,17 +193,16 @@ def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
     tool_calls = [0] * n
     priced = [0] * n
     vram: list[int | None] = list(accounts.vram_peak)
-    for i in range(n):
-        if accounts.llm[i]:
-            inputs[i] = accounts.input_tokens[i] or 0
-            outputs[i] = accounts.output_tokens[i] or 0
-            llm_calls[i] = 1
-            c = accounts.cost[i]
-            if c is not None:
-                cost[i] = c
-                priced[i] = 1
-        if accounts.tool[i]:
-            tool_calls[i] = 1
+    for i in accounts.llm_nodes:
+        inputs[i] = accounts.input_tokens[i] or 0
+        outputs[i] = accounts.output_tokens[i] or 0
+        llm_calls[i] = 1
+        c = accounts.cost[i]
+        if c is not None:
+            cost[i] = c
+            priced[i] = 1
+    for i in accounts.tool_nodes:
+        tool_calls[i] = 1
     for i in range(n - 1, 0, -1):  # reverse preorder: children before parents
         p = parent[i]
         inputs[p] += inputs[i]
@@ -214,9 +257,7 @@ def agent_summaries(
 
     rows: dict[str, Row] = {}
     names: dict[int, str] = {}
-    for i in range(len(tree)):
-        if not accounts.agent[i]:
-            continue
+    for i in accounts.agent_nodes:
         name = names[i] = agent_name(tree, i)
         row = rows.get(name)
         if row is None:
@@ -227,18 +268,18 @@ def agent_summaries(
         peak = subtree.vram_peak[i]
         if peak is not None and (row.vram is None or peak > row.vram):
             row.vram = peak
-    for i in range(len(tree)):
+    for i in accounts.llm_nodes:
         owner = accounts.agent_of[i]
-        if owner < 0:
-            continue
-        row = rows[names[owner]]
-        if accounts.llm[i]:
+        if owner >= 0:
+            row = rows[names[owner]]
             row.llm_calls += 1
             row.input_tokens += accounts.input_tokens[i] or 0
             row.output_tokens += accounts.output_tokens[i] or 0
             row.cost += accounts.cost[i] or 0.0
-        if accounts.tool[i]:
-            row.tool_calls += 1
+    for i in accounts.tool_nodes:
+        owner = accounts.agent_of[i]
+        if owner >= 0:
+            rows[names[owner]].tool_calls += 1
     ordered = sorted(rows.items(), key=lambda item: (item[1].first_start, item[0]))
     return [
         AgentSummary(

@@ -18,18 +18,12 @@ end, so the walk costs O(n log n); it is iterative, so a 100k-deep chain is fine
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 
 from agentspans.analysis.forest import Tree
 
-
-@dataclass(frozen=True, slots=True)
-class PathStretch:
-    """Tree index ``node`` was doing its own work from ``start_ns`` to ``end_ns``."""
-
-    node: int
-    start_ns: int
-    end_ns: int
+# (tree index, start_ns, end_ns): the span was doing its own work on the path then. A tuple,
+# not a dataclass: a deep chain has two stretches per span.
+PathStretch = tuple[int, int, int]
 
 
 def clipped_windows(tree: Tree) -> tuple[list[int], list[int], list[bool]]:
@@ -55,63 +49,66 @@ def clipped_windows(tree: Tree) -> tuple[list[int], list[int], list[bool]]:
     return clip_start, clip_end, kept
 
 
-def _id_rank(tree: Tree) -> list[int]:
-    ids = [r.span_id for r in tree.records]
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    rank = [0] * len(ids)
-    for position, index in enumerate(order):
-        rank[index] = position
-    return rank
-
-
 def critical_path(tree: Tree) -> list[PathStretch]:
     """The path's stretches in chronological order; together they tile the root's window."""
-    if not len(tree):
+    n = len(tree)
+    if not n:
         return []
     clip_start, clip_end, kept = clipped_windows(tree)
-    rank = _id_rank(tree)
-    # Per span: its kept children sorted so the last index is the preferred pick at any cursor.
-    # Key ascending (end, -start, -rank): the highest index with end <= t ends latest, then
-    # started first, then has the lowest span id.
-    sorted_kids: dict[int, list[int]] = {}
-    sorted_ends: dict[int, list[int]] = {}
-
-    def kids_of(node: int) -> tuple[list[int], list[int]]:
-        found = sorted_kids.get(node)
+    ids = [record.span_id for record in tree.records]
+    parent = tree.parent
+    # Zero-length children cannot hold the path, so they are left out (which also means two
+    # stretches of one span are never adjacent). One global sort, then each span's children in
+    # ascending (end, -start, -id) order: the last one with end <= t is the rule's pick,
+    # ties going to the earliest start, then the lowest span id.
+    order = sorted(
+        (i for i in range(1, n) if kept[i] and clip_end[i] > clip_start[i]),
+        key=lambda i: (-clip_end[i], clip_start[i], ids[i]),
+    )
+    kids: list[list[int] | None] = [None] * n
+    kid_ends: list[list[int] | None] = [None] * n
+    for i in reversed(order):
+        p = parent[i]
+        found = kids[p]
         if found is None:
-            found = [c for c in tree.children[node] if kept[c]]
-            found.sort(key=lambda c: (clip_end[c], -clip_start[c], -rank[c]))
-            sorted_kids[node] = found
-            sorted_ends[node] = [clip_end[c] for c in found]
-        return found, sorted_ends[node]
-
-    backwards: list[PathStretch] = []
-
-    def emit(node: int, start: int, end: int) -> None:
-        if end <= start:
-            return
-        if backwards and backwards[-1].node == node and backwards[-1].start_ns == end:
-            end = backwards[-1].end_ns
-            backwards.pop()
-        backwards.append(PathStretch(node, start, end))
-
-    t = clip_end[0]
-    # Frames: (span, how many of its sorted children are still candidates).
-    stack: list[tuple[int, int]] = [(0, len(kids_of(0)[0]))]
-    while stack:
-        node, limit = stack[-1]
-        kids, ends = kids_of(node)
-        pick = bisect_right(ends, t, 0, limit) - 1
-        if pick >= 0:
-            child = kids[pick]
-            emit(node, clip_end[child], t)
-            stack[-1] = (node, pick)
-            t = clip_end[child]
-            stack.append((child, len(kids_of(child)[0])))
+            kids[p] = [i]
+            kid_ends[p] = [clip_end[i]]
         else:
-            emit(node, clip_start[node], t)
-            t = clip_start[node]
-            stack.pop()
+            found.append(i)
+            kid_ends[p].append(clip_end[i])  # type: ignore[union-attr]
+
+    backwards: list[tuple[int, int, int]] = []
+    emit = backwards.append
+    t = clip_end[0]
+    nodes = [0]
+    # How many of each stacked span's sorted children are still candidates.
+    limits = [len(kids[0] or ())]
+    while nodes:
+        node = nodes[-1]
+        found = kids[node]
+        pick = bisect_right(kid_ends[node], t, 0, limits[-1]) - 1 if found else -1  # type: ignore[arg-type]
+        if pick >= 0:
+            assert found is not None
+            child = found[pick]
+            end = clip_end[child]
+            if t > end:
+                emit((node, end, t))
+            limits[-1] = pick
+            below = kids[child]
+            if below:
+                nodes.append(child)
+                limits.append(len(below))
+                t = end
+            else:
+                t = clip_start[child]
+                emit((child, t, end))
+        else:
+            start = clip_start[node]
+            if t > start:
+                emit((node, start, t))
+            t = start
+            nodes.pop()
+            limits.pop()
     backwards.reverse()
     return backwards
 

@@ -25,6 +25,16 @@ class TraceView:
     # coordination overhead.
     coordinators: list[int]
     overhead_ns: int
+    _calls: list[int] | None = None
+
+    def calls(self) -> list[int]:
+        """Counted LLM calls and tool calls, by (start, span id)."""
+        if self._calls is None:
+            tree = self.tree
+            found = [*self.accounts.llm_nodes, *self.accounts.tool_nodes]
+            found.sort(key=lambda i: (tree.start[i], tree.records[i].span_id))
+            self._calls = found
+        return self._calls
 
     def span_id(self, node: int) -> str:
         return self.tree.records[node].span_id

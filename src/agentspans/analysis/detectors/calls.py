@@ -38,8 +38,8 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
     trace_input = view.subtrees.input_tokens[0]
     findings = []
-    for i in range(len(tree)):
-        if not accounts.llm[i] or accounts.operation[i] == semconv.OP_EMBEDDINGS:
+    for i in accounts.llm_nodes:
+        if accounts.operation[i] == semconv.OP_EMBEDDINGS:
             continue
         tokens_in = accounts.input_tokens[i]
         if not tokens_in:
@@ -84,9 +84,7 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
 def detect_slow_llm(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
     findings = []
-    for i in range(len(tree)):
-        if not accounts.llm[i]:
-            continue
+    for i in accounts.llm_nodes:
         duration = view.duration(i)
         saving = 0.0
         reasons = []
@@ -127,11 +125,9 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
 
 
 def detect_slow_tools(view: TraceView) -> list[Finding]:
-    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    accounts, limits = view.accounts, view.thresholds
     findings = []
-    for i in range(len(tree)):
-        if not accounts.tool[i]:
-            continue
+    for i in accounts.tool_nodes:
         duration = view.duration(i)
         if ms(duration) <= limits.slow_tool_call_ms:
             continue

@@ -22,18 +22,10 @@ RETRY = "error_retry"
 _LOOKAHEAD = 64
 
 
-def _calls(view: TraceView) -> list[int]:
-    accounts = view.accounts
-    tree = view.tree
-    calls = [i for i in range(len(tree)) if accounts.llm[i] or accounts.tool[i]]
-    calls.sort(key=lambda i: (tree.start[i], tree.records[i].span_id))
-    return calls
-
-
 def detect_repeats(view: TraceView) -> list[Finding]:
     tree, accounts = view.tree, view.accounts
     groups: dict[str, list[int]] = {}
-    for call in _calls(view):
+    for call in view.calls():
         fp = accounts.fingerprint[call]
         if fp is not None and not tree.records[call].error:
             groups.setdefault(fp, []).append(call)
@@ -83,7 +75,7 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 
 def detect_retries(view: TraceView) -> list[Finding]:
     tree = view.tree
-    calls = _calls(view)
+    calls = view.calls()
     by_fp: dict[str, list[int]] = {}
     by_name: dict[tuple[int, str], list[int]] = {}
     for call in calls:  # in start order, so each list is too

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentspans import semconv
 from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
 from agentspans.analysis.model import Finding
@@ -67,7 +66,7 @@ def detect_cost(view: TraceView) -> list[Finding]:
     if total <= 0 or total < limits.cost_hotspot_min_cost_usd:
         return []
     findings = []
-    priced = [i for i in range(len(tree)) if accounts.llm[i] and accounts.cost[i] is not None]
+    priced = [i for i in accounts.llm_nodes if accounts.cost[i] is not None]
     if len(priced) >= 2:
         for i in priced:
             cost = accounts.cost[i] or 0.0
@@ -84,9 +83,8 @@ def detect_cost(view: TraceView) -> list[Finding]:
                     )
                 )
     by_agent: dict[str, list[int]] = {}
-    for i in range(len(tree)):
-        if accounts.agent[i]:
-            by_agent.setdefault(agent_name(tree, i), []).append(i)
+    for i in accounts.agent_nodes:
+        by_agent.setdefault(agent_name(tree, i), []).append(i)
     own_cost: dict[str, float] = {}
     own_calls: dict[str, int] = {}
     for i in priced:
@@ -123,24 +121,13 @@ def _cost_finding(
     return Finding(COST, view.severity(share), span_ids, 0.0, message, details)
 
 
-def _utilization(attributes: Any) -> float | None:
-    value = attributes.get(semconv.VRAM_UTILIZATION_PEAK)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    peak = attributes.get(semconv.VRAM_PEAK_BYTES)
-    total = attributes.get(semconv.VRAM_TOTAL_BYTES)
-    if isinstance(peak, int) and isinstance(total, int) and total > 0:
-        return peak / total
-    return None
-
-
 def detect_vram(view: TraceView) -> list[Finding]:
     tree, limits = view.tree, view.thresholds
-    over: dict[int, float] = {}
-    for i in range(len(tree)):
-        utilization = _utilization(tree.records[i].attributes)
-        if utilization is not None and utilization >= limits.vram_pressure_utilization:
-            over[i] = utilization
+    over = {
+        i: share
+        for i, share in view.accounts.vram_utilization.items()
+        if share >= limits.vram_pressure_utilization
+    }
     if not over:
         return []
     parents_over = {tree.parent[i] for i in over if tree.parent[i] in over}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentspans.analysis.accounting import account, agent_summaries, subtrees, totals_of
+from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_time_ns
 from agentspans.analysis.detectors import TraceView, find
 from agentspans.analysis.forest import Tree, build_forest
@@ -22,38 +22,32 @@ def analyze(
     return [analyze_tree(tree, limits) for tree in build_forest(records)]
 
 
-def _coordinators(tree: Tree, is_agent: list[bool]) -> list[int]:
+def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:
     """The root and every agent span with another agent span anywhere beneath it."""
-    n = len(tree)
-    has_agent_below = [False] * n
-    parent = tree.parent
-    for i in range(n - 1, 0, -1):
-        if is_agent[i] or has_agent_below[i]:
-            has_agent_below[parent[i]] = True
-    return [0] + [i for i in range(1, n) if is_agent[i] and has_agent_below[i]]
+    parent, agent_of = tree.parent, accounts.agent_of
+    # The nearest agent above an agent span delegates to it.
+    delegating = {agent_of[parent[i]] for i in accounts.agent_nodes if i > 0}
+    return [0, *(i for i in accounts.agent_nodes if i in delegating and i != 0)]
 
 
 def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     root_start = tree.start[0]
     duration_ns = tree.end[0] - root_start
-    stretches = critical_path(tree)
     records = tree.records
     path_self: dict[int, int] = {}
-    segments = []
-    for stretch in stretches:
-        node = stretch.node
-        path_self[node] = path_self.get(node, 0) + stretch.end_ns - stretch.start_ns
-        segments.append(
+    segments: list[Segment] = []
+    add = segments.append
+    for node, start, end in critical_path(tree):
+        path_self[node] = path_self.get(node, 0) + end - start
+        record = records[node]
+        add(
             Segment(
-                records[node].span_id,
-                records[node].name,
-                (stretch.start_ns - root_start) / 1e6,
-                (stretch.end_ns - root_start) / 1e6,
+                record.span_id, record.name, (start - root_start) / 1e6, (end - root_start) / 1e6
             )
         )
     accounts = account(tree)
     below = subtrees(tree, accounts)
-    coordinators = _coordinators(tree, accounts.agent)
+    coordinators = _coordinators(tree, accounts)
     own = {
         i: own_time_ns(tree, i) for i in (0, *(i for i in range(len(tree)) if accounts.agent[i]))
     }
@@ -62,9 +56,8 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
         tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead
     )
     rollups = {records[0].span_id: below.rollup(0)}
-    for i in range(1, len(tree)):
-        if accounts.agent[i]:
-            rollups[records[i].span_id] = below.rollup(i)
+    for i in accounts.agent_nodes:
+        rollups[records[i].span_id] = below.rollup(i)
     return TraceAnalysis(
         trace_id=tree.trace_id,
         root_span_id=records[0].span_id,
