@@ -184,3 +184,9 @@ ROLLUP_VRAM_PEAK_BYTES: Final = "agentspans.rollup.gpu.memory.peak_bytes"
 ROLLUP_PRICED_CALLS: Final = "agentspans.rollup.priced_calls"
 # On the root: one line per problem the analysis met in the input (orphans, clock skew, ...).
 ANALYSIS_PROBLEMS: Final = "agentspans.analysis.problems"
+
+# --- LLM client wrappers (wrappers/openai.py, anthropic.py, litellm.py) --------------------------
+# Requested embedding size (GenAI conventions).
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+# HTTP status of a failed provider call (HTTP conventions), beside error.type.
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"

@@ -1,0 +1,354 @@
+"""What every LLM call has in common, whatever the client: its span, request, response and failure.
+
+A client module (openai, anthropic, litellm) turns the call's arguments into an
+:class:`LLMRequest` and supplies a :class:`ResponseReader` that knows its response and stream
+chunk types. :func:`start_llm_call` opens the ``chat {model}`` / ``embeddings {model}`` CLIENT
+span; :class:`LLMInvocation` reads the result through the reader, or hands a stream to a proxy
+from :mod:`agentspans.wrappers._streams` that ends the span later. The lifecycle itself (call the
+wrapped function exactly once, re-raise unchanged) is :mod:`agentspans.wrappers._lifecycle`'s.
+
+Nothing here raises into the application: readers see provider objects that may be malformed
+(``None`` where a number belongs, unknown shapes) and every accessor tolerates that.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.util.types import AttributeValue
+
+from agentspans import semconv
+from agentspans._fingerprint import fingerprint
+from agentspans._runtime import LLM_CALL_KEY, RUNTIME, current_agent_name, inside_llm_call
+from agentspans.wrappers._lifecycle import Invocation, error_type
+
+# Keyword arguments that shape the transport, not the request the model sees: left out of the
+# fingerprint so a retry with a longer timeout is still "the same request". ``extra_headers`` can
+# carry credentials, so it is never read at all.
+TRANSPORT_PARAMETERS = frozenset(
+    {
+        "extra_headers",
+        "extra_query",
+        "timeout",
+        "stream",
+        "stream_options",
+        "api_key",
+        "api_base",
+        "base_url",
+        "headers",
+        "metadata",
+        "user",
+        "store",
+        "safety_identifier",
+        "prompt_cache_key",
+        "max_retries",
+        "client",
+        "litellm_logging_obj",
+    }
+)
+
+
+def sent(value: Any) -> bool:
+    """Whether an argument was really sent: not None, not the SDKs' ``NOT_GIVEN`` / ``omit``."""
+    if value is None:
+        return False
+    return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
+
+
+def field_of(value: Any, name: str) -> Any:
+    """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value.get(name)
+    try:
+        return getattr(value, name, None)
+    except Exception:  # a property of a malformed model may raise
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def as_number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def items_of(value: Any) -> list[Any]:
+    """``value`` as a list when it is a list or tuple, else empty (never iterate unknown things)."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+@dataclass
+class Usage:
+    """Token counts as the conventions define them: input includes cached input."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def merge(self, other: Usage) -> None:
+        """Take every count ``other`` knows (a later chunk's usage supersedes an earlier one)."""
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_creation_tokens",
+            "reasoning_tokens",
+        ):
+            value = getattr(other, name)
+            if value is not None:
+                setattr(self, name, value)
+
+    def known(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+    def attributes(self) -> dict[str, AttributeValue]:
+        out: dict[str, AttributeValue] = {}
+        if self.input_tokens is not None:
+            out[semconv.GEN_AI_USAGE_INPUT_TOKENS] = self.input_tokens
+        if self.output_tokens is not None:
+            out[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = self.output_tokens
+        if self.cache_read_tokens is not None:
+            out[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = self.cache_read_tokens
+        if self.cache_creation_tokens is not None:
+            out[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = self.cache_creation_tokens
+        if self.reasoning_tokens is not None:
+            out[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self.reasoning_tokens
+        return out
+
+
+@dataclass
+class ResponseSummary:
+    """What a response (or a stream's chunks, accumulated) says, in provider-neutral terms."""
+
+    response_id: str | None = None
+    model: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    # GenAI-format output messages; filled only when content capture is on.
+    output_messages: list[dict[str, Any]] | None = None
+
+    def attributes(self) -> dict[str, AttributeValue]:
+        out: dict[str, AttributeValue] = {}
+        if self.response_id is not None:
+            out[semconv.GEN_AI_RESPONSE_ID] = self.response_id
+        if self.model is not None:
+            out[semconv.GEN_AI_RESPONSE_MODEL] = self.model
+        if self.finish_reasons:
+            out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(self.finish_reasons)
+        out.update(self.usage.attributes())
+        return out
+
+
+class ChunkReader(Protocol):
+    """Accumulates one stream's chunks (or events) into a :class:`ResponseSummary`."""
+
+    summary: ResponseSummary
+
+    def read(self, chunk: Any) -> bool:
+        """Account for ``chunk``; True when it carries output (text, tool call, embedding)."""
+        ...
+
+    def finished(self) -> bool:
+        """Whether the stream reached its end marker (a finish reason, ``message_stop``, ...)."""
+        ...
+
+    def output_text(self) -> str:
+        """The text streamed so far, for token estimation when no usage arrived."""
+        ...
+
+
+class ResponseReader(Protocol):
+    """A client's knowledge of its result types."""
+
+    def is_stream(self, result: Any) -> bool: ...
+
+    def is_async_stream(self, result: Any) -> bool: ...
+
+    def summarise(self, result: Any, capture: bool) -> ResponseSummary | None:
+        """A non-stream result's summary, or None for a result of an unknown type."""
+        ...
+
+    def chunk_reader(self, capture: bool) -> ChunkReader: ...
+
+
+@dataclass
+class LLMRequest:
+    """One LLM call as the client was asked to make it."""
+
+    operation: str
+    provider: str
+    model: str | None
+    # gen_ai.request.* parameters that were really sent
+    parameters: dict[str, AttributeValue] = field(default_factory=dict)
+    server_address: str | None = None
+    server_port: int | None = None
+    streaming: bool = False
+    # What the fingerprint is computed from: the normalised request, never stored.
+    fingerprint_parts: tuple[Any, ...] = ()
+    # With content capture on: GenAI-format input messages and system instructions.
+    input_messages: list[dict[str, Any]] | None = None
+    system_instructions: list[dict[str, Any]] | None = None
+    # Text of the prompt, kept only for streams, to estimate input tokens without usage.
+    prompt_text: str | None = None
+
+    def span_name(self) -> str:
+        return f"{self.operation} {self.model}" if self.model else self.operation
+
+    def attributes(self, capture: bool) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: self.operation,
+            semconv.GEN_AI_PROVIDER_NAME: self.provider,
+        }
+        if self.model is not None:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = self.model
+        attrs.update(self.parameters)
+        if self.streaming:
+            attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+        if self.server_address is not None:
+            attrs[semconv.SERVER_ADDRESS] = self.server_address
+        if self.server_port is not None:
+            attrs[semconv.SERVER_PORT] = self.server_port
+        attrs[semconv.REQUEST_FINGERPRINT] = fingerprint(*self.fingerprint_parts)
+        agent = current_agent_name()
+        if agent is not None:
+            attrs[semconv.GEN_AI_AGENT_NAME] = agent
+        if capture:
+            from agentspans.wrappers._content import to_json
+
+            if self.input_messages is not None:
+                attrs[semconv.GEN_AI_INPUT_MESSAGES] = to_json(self.input_messages)
+            if self.system_instructions:
+                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(self.system_instructions)
+        return attrs
+
+
+def request_parameters(
+    kwargs: Mapping[str, Any], names: Mapping[str, str]
+) -> dict[str, AttributeValue]:
+    """The ``gen_ai.request.*`` attributes for the arguments in ``names`` that were sent."""
+    out: dict[str, AttributeValue] = {}
+    for argument, attribute in names.items():
+        value = kwargs.get(argument)
+        if not sent(value):
+            continue
+        if attribute == semconv.GEN_AI_REQUEST_STOP_SEQUENCES:
+            stops = [value] if isinstance(value, str) else items_of(value)
+            if stops and all(isinstance(s, str) for s in stops):
+                out[attribute] = stops
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.setdefault(attribute, value)
+    return out
+
+
+def fingerprint_parameters(kwargs: Mapping[str, Any], content: Iterable[str]) -> dict[str, Any]:
+    """The sent arguments that shape the answer, other than the ``content`` ones hashed apart."""
+    skip = TRANSPORT_PARAMETERS.union(content)
+    return {k: v for k, v in kwargs.items() if k not in skip and sent(v)}
+
+
+def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
+    if attributes and span.is_recording():
+        span.set_attributes(attributes)
+
+
+class LLMInvocation(Invocation):
+    """The span of one LLM call; hands streams to a proxy that ends it when the stream ends."""
+
+    __slots__ = ("capture", "reader", "request")
+
+    # Provider errors can echo request content or a masked key: record only the error's type.
+    record_exception_message = False
+
+    def __init__(
+        self,
+        span: Span,
+        context: otel_context.Context,
+        request: LLMRequest,
+        reader: ResponseReader,
+        capture: bool,
+    ) -> None:
+        super().__init__(span, context)
+        self.request = request
+        self.reader = reader
+        self.capture = capture
+
+    def on_result(self, result: Any) -> Any:
+        from agentspans.wrappers import _streams
+
+        reader = self.reader
+        if reader.is_stream(result):
+            return _streams.traced_stream(result, self, asynchronous=False)
+        if reader.is_async_stream(result):
+            return _streams.traced_stream(result, self, asynchronous=True)
+        summary = reader.summarise(result, self.capture)
+        if summary is not None:
+            self.record_summary(summary)
+        return result
+
+    def record_summary(self, summary: ResponseSummary) -> None:
+        span = self.span
+        if not span.is_recording():
+            return
+        set_attributes(span, summary.attributes())
+        if self.capture and summary.output_messages is not None:
+            from agentspans.wrappers._content import to_json
+
+            span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(summary.output_messages))
+
+    def record_error(self, exc: BaseException) -> None:
+        super().record_error(exc)
+        if not self.span.is_recording():
+            return
+        self.span.set_attribute(semconv.ERROR_TYPE, public_error_type(exc))
+        status = as_int(field_of(exc, "status_code"))
+        if status is not None:
+            self.span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+
+
+def public_error_type(exc: BaseException) -> str:
+    """``error.type``: the class under the name its package exports (``openai.RateLimitError``)."""
+    cls = type(exc)
+    package = cls.__module__.split(".", 1)[0]
+    module = sys.modules.get(package)
+    if module is not None and getattr(module, cls.__name__, None) is cls:
+        return f"{package}.{cls.__name__}"
+    return error_type(exc)
+
+
+def start_llm_call(request_of: Any, reader: ResponseReader) -> LLMInvocation | None:
+    """Open the span for the request ``request_of(capture)`` builds; None when not traced.
+
+    ``request_of`` is only called when a span will be made, so an untraced call (not
+    instrumented, or inside another client's LLM span, as litellm calling openai) costs nothing.
+    """
+    runtime = RUNTIME.current
+    if runtime is None or inside_llm_call():
+        return None
+    capture = runtime.capture_content
+    request: LLMRequest = request_of(capture)
+    parent = otel_context.get_current()
+    span = runtime.tracer.start_span(
+        request.span_name(),
+        context=parent,
+        kind=SpanKind.CLIENT,
+        attributes=request.attributes(capture),
+    )
+    context = otel_context.set_value(LLM_CALL_KEY, True, trace.set_span_in_context(span, parent))
+    return LLMInvocation(span, context, request, reader, capture)

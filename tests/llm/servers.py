@@ -1,0 +1,428 @@
+"""Threaded HTTP servers on 127.0.0.1 that speak OpenAI's and Anthropic's wire formats.
+
+One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``
+(OpenAI) and ``/v1/messages`` (Anthropic), as JSON or as server-sent events when the request says
+``"stream": true``. A fault is chosen per request by a ``+fault`` suffix on the model name
+(``"gpt-4o-mini+429"``), so concurrent tests never share server state:
+
+``missing_usage``  no usage anywhere (streams: no usage chunk)
+``nulls``          ``null`` where ids, models, finish reasons and token counts belong
+``unknown_fields`` extra fields and unknown event types everywhere
+``cut_short``      the stream ends cleanly before its finish reason / end event
+``truncated``      the connection drops mid-stream (chunked body left incomplete)
+``429`` / ``500``  an error status with the provider's error body
+``malformed``      a 200 whose JSON body is broken
+``slow``           50 ms before the first chunk
+
+Every request is recorded (path, headers, JSON body) in :attr:`FakeProvider.requests`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# What the server answers; tests compare spans with these wire values.
+REPLY_WORDS = ["Hello", " from", " the", " test", " server."]
+REPLY_TEXT = "".join(REPLY_WORDS)
+OPENAI_USAGE = {
+    "prompt_tokens": 21,
+    "completion_tokens": 5,
+    "total_tokens": 26,
+    "prompt_tokens_details": {"cached_tokens": 8},
+    "completion_tokens_details": {"reasoning_tokens": 2},
+}
+RESPONSES_USAGE = {
+    "input_tokens": 17,
+    "input_tokens_details": {"cached_tokens": 3},
+    "output_tokens": 6,
+    "output_tokens_details": {"reasoning_tokens": 1},
+    "total_tokens": 23,
+}
+EMBEDDING_USAGE = {"prompt_tokens": 7, "total_tokens": 7}
+ANTHROPIC_USAGE = {
+    "input_tokens": 13,
+    "output_tokens": 9,
+    "cache_read_input_tokens": 4,
+    "cache_creation_input_tokens": 2,
+}
+SLOW_FIRST_CHUNK_S = 0.05
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def split_fault(model: Any) -> tuple[str, str | None]:
+    if not isinstance(model, str) or "+" not in model:
+        return str(model), None
+    base, _, fault = model.partition("+")
+    return base, fault
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        self.server.provider.requests.append(
+            Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
+        body = body if isinstance(body, dict) else {}
+        model, fault = split_fault(body.get("model"))
+        route = {
+            "/v1/chat/completions": self._chat,
+            "/v1/responses": self._responses,
+            "/v1/embeddings": self._embeddings,
+            "/v1/messages": self._messages,
+        }.get(self.path.split("?")[0])
+        if route is None:
+            self._json(404, {"error": {"message": "no such route", "type": "not_found"}})
+            return
+        anthropic = self.path.startswith("/v1/messages")
+        if fault in ("429", "500"):
+            self._error(int(fault), anthropic)
+            return
+        if fault == "malformed":
+            self._send(200, b'{"id": "x", "choices": [', "application/json")
+            return
+        route(body, model, fault)
+
+    def _error(self, status: int, anthropic: bool) -> None:
+        kind = "rate_limit_error" if status == 429 else "api_error"
+        message = f"fault injected: {status}"
+        if anthropic:
+            self._json(status, {"type": "error", "error": {"type": kind, "message": message}})
+        else:
+            self._json(status, {"error": {"message": message, "type": kind, "code": None}})
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _json(self, status: int, document: Any) -> None:
+        self._send(status, json.dumps(document).encode(), "application/json")
+
+    def _stream(self, events: Iterator[tuple[str | None, Any]], fault: str | None) -> None:
+        """Send ``(event name, data)`` pairs as SSE in a chunked body."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        if fault == "slow":
+            time.sleep(SLOW_FIRST_CHUNK_S)
+        for index, (event, data) in enumerate(events):
+            if fault == "truncated" and index == 3:
+                self.wfile.write(b"5\r\ndata:")  # a chunk promised and never finished
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            text = data if isinstance(data, str) else json.dumps(data)
+            frame = (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
+            payload = frame.encode()
+            self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # -- OpenAI chat completions -----------------------------------------------------------------
+    def _chat(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        nulls = fault == "nulls"
+        usage: Any = None if nulls else OPENAI_USAGE
+        if not body.get("stream"):
+            document: dict[str, Any] = {
+                "id": None if nulls else "chatcmpl-test-1",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": None if nulls else model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": REPLY_TEXT},
+                        "finish_reason": None if nulls else "stop",
+                        "logprobs": None,
+                    }
+                ],
+            }
+            if fault != "missing_usage":
+                document["usage"] = usage
+            if fault == "unknown_fields":
+                document["surprise"] = {"nested": [1, 2]}
+                document["choices"][0]["mystery"] = True
+                document["usage"] = {**OPENAI_USAGE, "new_counter": 3}
+            self._json(200, document)
+            return
+        self._stream(self._chat_chunks(body, model, fault), fault)
+
+    def _chat_chunks(
+        self, body: dict[str, Any], model: str, fault: str | None
+    ) -> Iterator[tuple[str | None, Any]]:
+        nulls = fault == "nulls"
+        base = {
+            "id": None if nulls else "chatcmpl-test-2",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": None if nulls else model,
+        }
+        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        yield None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+        for word in REPLY_WORDS:
+            chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}}]}
+            if fault == "unknown_fields":
+                chunk["extra"] = "x"
+            yield None, chunk
+        if fault == "cut_short":
+            return
+        yield (
+            None,
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": None if nulls else "stop"}],
+            },
+        )
+        if include_usage and fault != "missing_usage":
+            yield None, {**base, "choices": [], "usage": None if nulls else OPENAI_USAGE}
+        yield None, "[DONE]"
+
+    # -- OpenAI responses ------------------------------------------------------------------------
+    def _response_document(self, model: str, fault: str | None, status: str) -> dict[str, Any]:
+        nulls = fault == "nulls"
+        document: dict[str, Any] = {
+            "id": None if nulls else "resp_test_1",
+            "object": "response",
+            "created_at": 1700000000,
+            "status": None if nulls else status,
+            "model": None if nulls else model,
+            "output": [
+                {
+                    "type": "message",
+                    "id": "msg_test_1",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": REPLY_TEXT, "annotations": []}],
+                }
+            ],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+        if fault != "missing_usage" and status == "completed":
+            document["usage"] = None if nulls else RESPONSES_USAGE
+        return document
+
+    def _responses(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        if not body.get("stream"):
+            self._json(200, self._response_document(model, fault, "completed"))
+            return
+
+        def events() -> Iterator[tuple[str | None, Any]]:
+            seq = 0
+            created = self._response_document(model, fault, "in_progress")
+            created["output"] = []
+            yield (
+                "response.created",
+                {"type": "response.created", "response": created, "sequence_number": seq},
+            )
+            item = {
+                "type": "message",
+                "id": "msg_test_1",
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [],
+            }
+            seq += 1
+            yield (
+                "response.output_item.added",
+                {
+                    "type": "response.output_item.added",
+                    "output_index": 0,
+                    "item": item,
+                    "sequence_number": seq,
+                },
+            )
+            seq += 1
+            yield (
+                "response.content_part.added",
+                {
+                    "type": "response.content_part.added",
+                    "item_id": "msg_test_1",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": {"type": "output_text", "text": "", "annotations": []},
+                    "sequence_number": seq,
+                },
+            )
+            for word in REPLY_WORDS:
+                seq += 1
+                yield (
+                    "response.output_text.delta",
+                    {
+                        "type": "response.output_text.delta",
+                        "item_id": "msg_test_1",
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": word,
+                        "sequence_number": seq,
+                    },
+                )
+            if fault == "cut_short":
+                return
+            seq += 1
+            yield (
+                "response.completed",
+                {
+                    "type": "response.completed",
+                    "response": self._response_document(model, fault, "completed"),
+                    "sequence_number": seq,
+                },
+            )
+
+        self._stream(events(), fault)
+
+    # -- OpenAI embeddings -----------------------------------------------------------------------
+    def _embeddings(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        inputs = body.get("input")
+        count = len(inputs) if isinstance(inputs, list) else 1
+        document: dict[str, Any] = {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": [0.25, -0.5, 0.125]}
+                for i in range(count)
+            ],
+            "model": None if fault == "nulls" else model,
+        }
+        if fault != "missing_usage":
+            document["usage"] = None if fault == "nulls" else EMBEDDING_USAGE
+        self._json(200, document)
+
+    # -- Anthropic messages ----------------------------------------------------------------------
+    def _message_document(self, model: str, fault: str | None) -> dict[str, Any]:
+        nulls = fault == "nulls"
+        document: dict[str, Any] = {
+            "id": None if nulls else "msg_test_1",
+            "type": "message",
+            "role": "assistant",
+            "model": None if nulls else model,
+            "content": [{"type": "text", "text": REPLY_TEXT}],
+            "stop_reason": None if nulls else "end_turn",
+            "stop_sequence": None,
+        }
+        if fault != "missing_usage":
+            document["usage"] = None if nulls else ANTHROPIC_USAGE
+        if fault == "unknown_fields":
+            document["surprise"] = [1]
+        return document
+
+    def _messages(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        if not body.get("stream"):
+            self._json(200, self._message_document(model, fault))
+            return
+        nulls = fault == "nulls"
+
+        def events() -> Iterator[tuple[str | None, Any]]:
+            start = self._message_document(model, fault)
+            start["content"] = []
+            start["stop_reason"] = None
+            if isinstance(start.get("usage"), dict):
+                start["usage"] = {**ANTHROPIC_USAGE, "output_tokens": 1}
+            yield "message_start", {"type": "message_start", "message": start}
+            yield (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+            yield "ping", {"type": "ping"}
+            if fault == "unknown_fields":
+                yield "mystery_event", {"type": "mystery_event", "x": 1}
+            for word in REPLY_WORDS:
+                yield (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": word},
+                    },
+                )
+            if fault == "cut_short":
+                return
+            yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+            delta: dict[str, Any] = {
+                "type": "message_delta",
+                "delta": {"stop_reason": None if nulls else "end_turn", "stop_sequence": None},
+            }
+            if fault != "missing_usage":
+                delta["usage"] = (
+                    None if nulls else {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}
+                )
+            yield "message_delta", delta
+            yield "message_stop", {"type": "message_stop"}
+
+        self._stream(events(), fault)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many concurrent clients connect at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that close a stream halfway break the pipe on purpose
+
+    provider: FakeProvider
+
+
+class FakeProvider:
+    """A server on 127.0.0.1 (a free port) answering OpenAI's and Anthropic's wire formats."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.provider = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL (with ``/v1``)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The Anthropic-style base URL (the client appends ``/v1/messages``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeProvider:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
