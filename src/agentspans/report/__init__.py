@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Sequence
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from rich.console import Console
 
@@ -52,6 +52,7 @@ def print_report(
     fmt: Literal["text", "json"] = "text",
     file: IO[str] | None = None,
     width: int | None = None,
+    color: bool | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_findings: int = DEFAULT_MAX_FINDINGS,
     max_traces: int = DEFAULT_MAX_TRACES,
@@ -66,7 +67,8 @@ def print_report(
     rows (the critical path and the longest spans; the rest fold into "… N more spans" rows),
     ``max_findings`` findings are listed per trace, and traces past ``max_traces`` get one line
     each. Text fits ``width`` columns: the terminal's width on a terminal, else 100. Colour is
-    used only on a terminal; otherwise the text is plain, without ANSI codes.
+    used only on a terminal (``color=None``), always (``True``) or never (``False``); without
+    it the text is plain, with no ANSI codes.
     """
     out = file if file is not None else sys.stdout
     if fmt == "json":
@@ -74,9 +76,8 @@ def print_report(
         return
     if fmt != "text":
         raise ValueError(f"print_report(fmt={fmt!r}): expected 'text' or 'json'")
-    console = _console(out, width)
     render_traces(
-        console,
+        _console(out, width, color),
         analyses,
         records,
         max_rows=max_rows,
@@ -97,20 +98,12 @@ def render_text(
 ) -> str:
     """The text report as a string (plain unless ``color``), ``width`` columns wide at most."""
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
-    render_traces(
-        console,
+    print_report(
         analyses,
         records,
+        file=buffer,
+        width=width,
+        color=color,
         max_rows=max_rows,
         max_findings=max_findings,
         max_traces=max_traces,
@@ -125,8 +118,13 @@ def print_problems(problems: Sequence[str], file: IO[str] | None = None) -> None
         out.write(f"agentspans: {problem}\n")
 
 
-def _console(out: IO[str], width: int | None) -> Console:
-    console = Console(file=out, highlight=False, markup=False, emoji=False, width=width)
+def _console(out: IO[str], width: int | None, color: bool | None) -> Console:
+    options: dict[str, Any] = {}
+    if color is not None:
+        options = {"force_terminal": color, "no_color": not color}
+        if color:
+            options["color_system"] = "standard"
+    console = Console(file=out, highlight=False, markup=False, emoji=False, width=width, **options)
     if width is None and not console.is_terminal:
         console.width = DEFAULT_WIDTH
     return console
