@@ -99,16 +99,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         anthropic = self.path.startswith("/v1/messages")
         if fault in ("429", "500"):
-            self._error(int(fault), anthropic)
+            self._error(int(fault), anthropic, body)
             return
         if fault == "malformed":
             self._send(200, b'{"id": "x", "choices": [', "application/json")
             return
         route(body, model, fault)
 
-    def _error(self, status: int, anthropic: bool) -> None:
+    def _error(self, status: int, anthropic: bool, body: dict[str, Any]) -> None:
         kind = "rate_limit_error" if status == 429 else "api_error"
-        message = f"fault injected: {status}"
+        # Like real providers, the message echoes the request and the key it came with, so the
+        # tests can check that agentspans never records an error's message.
+        key = self.headers.get("authorization") or self.headers.get("x-api-key") or ""
+        message = f"fault injected: {status} for {json.dumps(body)[:200]} with key {key}"
         if anthropic:
             self._json(status, {"type": "error", "error": {"type": kind, "message": message}})
         else:

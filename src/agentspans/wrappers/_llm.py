@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
@@ -313,13 +313,15 @@ class LLMInvocation(Invocation):
             span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(summary.output_messages))
 
     def record_error(self, exc: BaseException) -> None:
-        super().record_error(exc)
-        if not self.span.is_recording():
+        span = self.span
+        if not span.is_recording():
             return
-        self.span.set_attribute(semconv.ERROR_TYPE, public_error_type(exc))
+        kind = public_error_type(exc)
+        span.set_attribute(semconv.ERROR_TYPE, kind)
+        span.set_status(Status(StatusCode.ERROR, kind))
         status = as_int(field_of(exc, "status_code"))
         if status is not None:
-            self.span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+            span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
 
 
 def public_error_type(exc: BaseException) -> str:
