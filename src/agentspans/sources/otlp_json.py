@@ -145,7 +145,7 @@ def read_text(text: str, source: str) -> ReadResult:
 def _documents(text: str, source: str, problems: _Problems) -> list[tuple[str, Any]]:
     """The JSON documents in ``text``, each with where it was found."""
     try:
-        return [(source, json.loads(text))]
+        document = json.loads(text)
     except json.JSONDecodeError as whole_error:
         by_line: list[tuple[str, Any]] = []
         line_errors: list[tuple[str, str]] = []
@@ -167,6 +167,8 @@ def _documents(text: str, source: str, problems: _Problems) -> list[tuple[str, A
             f"not JSON ({whole_error.msg} at column {whole_error.colno})",
         )
         return []
+    # A one-line file is a file of JSON lines like any other: its problems name line 1.
+    return [(source if "\n" in text.strip() else f"{source}:1", document)]
 
 
 def _is_other_signal(document: Any) -> bool:
