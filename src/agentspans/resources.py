@@ -191,6 +191,32 @@ def _torch_sample() -> tuple[tuple[int, ...], tuple[int, ...]]:
     )
 
 
+class _Rss:
+    """This process's resident set size: ``/proc/self/statm`` read through one open descriptor
+    (4 us a read) where Linux has it, psutil (30 us) elsewhere."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._process: Any = None
+        try:
+            self._fd = os.open("/proc/self/statm", os.O_RDONLY)
+            self._page = os.sysconf("SC_PAGE_SIZE")
+        except (OSError, AttributeError, ValueError):
+            import psutil
+
+            self._process = psutil.Process()
+
+    def read(self) -> int:
+        if self._fd is not None:
+            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
+        return int(self._process.memory_info().rss)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 class ResourceSampler:
     """Samples RSS, VRAM and torch memory every ``interval_s`` into a bounded timeline."""
 
@@ -213,7 +239,7 @@ class ResourceSampler:
         self._thread: threading.Thread | None = None
         self._nvml = nvml
         self._pid = os.getpid()
-        self._process: Any = None
+        self._rss_reader: _Rss | None = None
 
     @classmethod
     def with_gpu_probe(cls, interval_s: float) -> ResourceSampler:
@@ -234,9 +260,7 @@ class ResourceSampler:
     def start(self) -> None:
         if self._thread is not None:
             return
-        import psutil
-
-        self._process = psutil.Process()
+        self._rss_reader = _Rss()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="agentspans-resources", daemon=True)
         self._thread.start()
@@ -249,6 +273,9 @@ class ResourceSampler:
         nvml, self._nvml = self._nvml, None
         if nvml is not None:
             nvml.close()
+        reader, self._rss_reader = self._rss_reader, None
+        if reader is not None:
+            reader.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -261,7 +288,8 @@ class ResourceSampler:
     def sample_now(self) -> None:
         """Take one sample (the background thread calls this; tests may too)."""
         now = time.time_ns()
-        rss = int(self._process.memory_info().rss) if self._process is not None else None
+        reader = self._rss_reader
+        rss = reader.read() if reader is not None else None
         nvml = self._nvml
         gpu = nvml.sample(self._pid) if nvml is not None else GpuSample()
         allocated, max_allocated = _torch_sample()
