@@ -10,6 +10,7 @@ root's rollup.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +23,17 @@ _LLM = semconv.LLM_OPERATIONS
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        return None
-    return int(value)
+    if isinstance(value, int):
+        return value if value >= 0 and not isinstance(value, bool) else None
+    if isinstance(value, float) and 0 <= value < math.inf:
+        return int(value)
+    return None
 
 
 def _amount(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    return float(value) if 0 <= value < math.inf else None
 
 
 @dataclass(slots=True)
@@ -244,7 +247,6 @@ def agent_summaries(
 
     @dataclass(slots=True)
     class Row:
-        first_start: int
         calls: int = 0
         duration_ns: int = 0
         own_ns: int = 0
@@ -261,7 +263,7 @@ def agent_summaries(
         name = names[i] = agent_name(tree, i)
         row = rows.get(name)
         if row is None:
-            row = rows[name] = Row(tree.start[i])
+            row = rows[name] = Row()
         row.calls += 1
         row.duration_ns += tree.end[i] - tree.start[i]
         row.own_ns += own_ns.get(i, 0)
@@ -280,7 +282,7 @@ def agent_summaries(
         owner = accounts.agent_of[i]
         if owner >= 0:
             rows[names[owner]].tool_calls += 1
-    ordered = sorted(rows.items(), key=lambda item: (item[1].first_start, item[0]))
+    # Rows in the order their first span appears depth-first from the root.
     return [
         AgentSummary(
             name=name,
@@ -294,5 +296,5 @@ def agent_summaries(
             llm_calls=row.llm_calls,
             tool_calls=row.tool_calls,
         )
-        for name, row in ordered
+        for name, row in rows.items()
     ]

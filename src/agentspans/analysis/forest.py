@@ -2,7 +2,8 @@
 
 Every span ends up in exactly one tree:
 
-- records are grouped by trace id; a span id seen twice in a trace keeps its first record;
+- records are grouped by trace id; a span id seen twice in a trace keeps its earliest-starting
+  record (the first in input order among equals);
 - a span with no parent, or whose parent is remote (in another process) and not in the input,
   is a root;
 - a span whose parent is not in the input is an *orphan*: it becomes the root of its own tree,
@@ -12,7 +13,8 @@ Every span ends up in exactly one tree:
 - a span that ends before it starts is treated as zero-length.
 
 Trees come out in a fixed order: traces by their earliest span start (then trace id); within a
-trace, real roots first, then orphans, then cut cycles, each group by (start, span id).
+trace, real roots first, then orphans, then cut cycles, each group by (start, span id); the
+children of a span by (start, span id).
 """
 
 from __future__ import annotations
@@ -39,13 +41,19 @@ class Tree:
         return len(self.records)
 
 
+def _order(record: SpanRecord) -> tuple[int, str, int]:
+    return (record.start_ns, record.span_id, record.end_ns)
+
+
 def _label(record: SpanRecord) -> str:
     return f"span {record.span_id} ({record.name!r})"
 
 
 def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
     by_trace: dict[str, list[SpanRecord]] = {}
-    for record in records:
+    # In (start, span id, end) order, so siblings, roots and the copy of a duplicated span that
+    # is kept do not depend on the order the input came in.
+    for record in sorted(records, key=_order):
         group = by_trace.get(record.trace_id)
         if group is None:
             by_trace[record.trace_id] = [record]
@@ -70,7 +78,7 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
     for span_id, count in sorted(repeats.items()):
         problems.append(
             f"{_label(spans[span_id])} appears {count} times in the input; "
-            "the first copy is analysed"
+            "the earliest copy is analysed"
         )
 
     roots: list[SpanRecord] = []
@@ -91,11 +99,6 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
             else:
                 siblings.append(record.span_id)
 
-    def key(record: SpanRecord) -> tuple[int, str]:
-        return (record.start_ns, record.span_id)
-
-    roots.sort(key=key)
-    orphans.sort(key=key)
     trees: list[Tree] = []
     seen: set[str] = set()
     for root in roots:
@@ -112,7 +115,7 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
         trees.append(tree)
     if len(seen) < len(spans):
         # Whatever was not reached from a root sits on a cycle of parent links (or under one).
-        left = sorted((r for r in spans.values() if r.span_id not in seen), key=key)
+        left = [r for r in spans.values() if r.span_id not in seen]
         for record in left:
             if record.span_id in seen:
                 continue

@@ -1,7 +1,9 @@
 """``parallelizable_sequence``: sibling calls that ran one after another and need not have.
 
 Under each parent, its direct children that are tool calls or (counted) LLM calls are taken in
-start order; a run continues while each call starts at or after the previous one ended. A run of
+start order. A call that overlaps a sibling call already ran in parallel: it ends the current
+run and belongs to none; the others extend the run, each starting at or after the previous
+one ended. A run of
 at least ``parallelizable_min_calls`` calls is reported when running it concurrently would save
 at least ``parallelizable_min_savings_ms``: the saving is the sum of the calls' durations minus
 the longest, which is what the run would take if they all ran at once. Whether the calls really
@@ -28,11 +30,19 @@ def detect(view: TraceView) -> list[Finding]:
             continue
         calls.sort(key=lambda c: (start[c], end[c], tree.records[c].span_id))
         run: list[int] = []
-        for call in calls:
-            if run and start[call] < end[run[-1]]:
+        latest_end = None
+        last = len(calls) - 1
+        for position, call in enumerate(calls):
+            overlaps = (latest_end is not None and start[call] < latest_end) or (
+                position < last and start[calls[position + 1]] < end[call]
+            )
+            if latest_end is None or end[call] > latest_end:
+                latest_end = end[call]
+            if overlaps:
                 _close(view, parent, run, findings)
                 run = []
-            run.append(call)
+            else:
+                run.append(call)
         _close(view, parent, run, findings)
     return findings
 

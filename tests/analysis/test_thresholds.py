@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+import agentspans
+from agentspans.analysis import Thresholds
+
+
+def test_defaults_and_overrides() -> None:
+    assert Thresholds.from_mapping({}) == Thresholds()
+    limits = Thresholds.from_mapping({"slow_tool_call_ms": "2500", "parallelizable_min_calls": 4.0})
+    assert limits.slow_tool_call_ms == 2500.0
+    assert limits.parallelizable_min_calls == 4
+    assert isinstance(limits.parallelizable_min_calls, int)
+    assert set(Thresholds().as_dict()) == set(Thresholds.names())
+
+
+def test_unknown_name_lists_the_accepted_ones() -> None:
+    with pytest.raises(
+        ValueError, match="unknown threshold 'slow_tool_ms'; accepted names: "
+    ) as caught:
+        Thresholds.from_mapping({"slow_tool_ms": 1})
+    assert "slow_tool_call_ms" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("slow_tool_call_ms", "fast", "expected a number"),
+        ("slow_tool_call_ms", -1, ">= 0"),
+        ("slow_tool_call_ms", float("nan"), "finite"),
+        ("slow_tool_call_ms", True, "expected a number"),
+        ("parallelizable_min_calls", 2.5, "whole number"),
+        ("cost_hotspot_share", 1.5, "share between 0 and 1"),
+    ],
+)
+def test_bad_values_name_the_key_and_value(key: str, value: object, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected) as caught:
+        Thresholds.from_mapping({key: value})
+    assert str(caught.value).startswith(f"threshold {key}=")
+
+
+def test_instrument_rejects_a_bad_threshold_at_setup() -> None:
+    with pytest.raises(agentspans.ConfigError, match="unknown threshold 'nope'"):
+        agentspans.instrument(thresholds={"nope": 1}, exporter="none")
+    assert agentspans.instrumentation() is None
