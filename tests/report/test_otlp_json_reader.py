@@ -223,7 +223,7 @@ def test_each_bad_input_gives_one_message_and_the_rest_is_still_read(tmp_path: P
     assert result.problems == [
         f"{good}:2: not JSON (Expecting value at column 21)",
         f"{good}: 1 entry holds metrics, logs or profiles, not traces; skipped",
-        f"{not_otlp}: not OTLP/JSON (no resourceSpans; top-level keys: hello)",
+        f"{not_otlp}:1: not OTLP/JSON (no resourceSpans; top-level keys: hello)",
         f"{bad_span}:1: span 'invoke_agent solo' skipped: spanId 'xyz' is neither 16 hex digits "
         "nor base64 of 8 bytes",
         f"{binary}: not OTLP/JSON (not UTF-8 text: byte 0 is invalid)",
@@ -263,6 +263,6 @@ def test_a_jaeger_legacy_body_is_named() -> None:
     result = read_text(json.dumps({"data": [{"traceID": "ab", "spans": []}]}), "legacy.json")
     assert result.records == []
     assert result.problems == [
-        "legacy.json: this is Jaeger's legacy /api/traces format, not OTLP/JSON; "
+        "legacy.json:1: this is Jaeger's legacy /api/traces format, not OTLP/JSON; "
         "use /api/v3/traces/{trace_id}"
     ]
