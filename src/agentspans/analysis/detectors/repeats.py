@@ -6,7 +6,8 @@ Every call after the first (by start) is a repeat; the saving is the repeats' du
 details carry the tokens and cost they wasted. Failed calls are left to ``error_retry``.
 
 ``error_retry``: a failed LLM or tool call followed by an equivalent one, where equivalent means
-the same fingerprint, or, for calls without one, the same span name under the same parent. The
+the same fingerprint, or the same span name under the same parent (a retry often changes an
+argument, such as the attempt number). The
 retry must start after the failure ended and within ``error_retry_max_gap_ms`` of it; a chain of
 failures is one finding. The saving is the time from the first failed attempt's start to the
 last attempt's start: what the failures and the back-off cost.
@@ -20,6 +21,22 @@ from agentspans.analysis.model import Finding
 REPEATED = "repeated_call"
 RETRY = "error_retry"
 _LOOKAHEAD = 64
+
+
+def _retry_in(view: TraceView, failed: int, group: list[int], position: int) -> int | None:
+    """The first call after ``group[position]`` (the failed one) that starts after it ended,
+    within ``error_retry_max_gap_ms``."""
+    tree = view.tree
+    max_gap = view.thresholds.error_retry_max_gap_ms * 1e6
+    # Bounded look-ahead: a retry comes soon after, and a huge group of overlapping calls must
+    # not make this quadratic.
+    for later in group[position + 1 : position + 1 + _LOOKAHEAD]:
+        gap = tree.start[later] - tree.end[failed]
+        if gap > max_gap:
+            return None
+        if gap >= 0:
+            return later
+    return None
 
 
 def detect_repeats(view: TraceView) -> list[Finding]:
@@ -76,29 +93,24 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 def detect_retries(view: TraceView) -> list[Finding]:
     tree = view.tree
     calls = view.calls()
-    by_fp: dict[str, list[int]] = {}
-    by_name: dict[tuple[int, str], list[int]] = {}
-    for call in calls:  # in start order, so each list is too
+    # Each call's group of equivalents and its position there; groups are in start order.
+    by_key: dict[object, list[int]] = {}
+    memberships: dict[int, list[tuple[list[int], int]]] = {}
+    for call in calls:
         fp = view.accounts.fingerprint[call]
+        keys: list[object] = [("name", tree.parent[call], view.name(call))]
         if fp is not None:
-            by_fp.setdefault(fp, []).append(call)
-        else:
-            by_name.setdefault((tree.parent[call], view.name(call)), []).append(call)
-    max_gap = view.thresholds.error_retry_max_gap_ms * 1e6
+            keys.append(("fingerprint", fp))
+        for key in keys:
+            group = by_key.setdefault(key, [])
+            if tree.records[call].error:
+                memberships.setdefault(call, []).append((group, len(group)))
+            group.append(call)
     next_of: dict[int, int] = {}
-    for group in (*by_fp.values(), *by_name.values()):
-        for position, call in enumerate(group):
-            if not tree.records[call].error:
-                continue
-            # Bounded look-ahead: a retry comes soon after, and a huge group of overlapping
-            # calls must not make this quadratic.
-            for later in group[position + 1 : position + 1 + _LOOKAHEAD]:
-                gap = tree.start[later] - tree.end[call]
-                if gap > max_gap:
-                    break
-                if gap >= 0:
-                    next_of[call] = later
-                    break
+    for call, places in memberships.items():
+        found = [r for r in (_retry_in(view, call, g, p) for g, p in places) if r is not None]
+        if found:
+            next_of[call] = min(found, key=lambda r: (tree.start[r], view.span_id(r)))
     retried = set(next_of.values())
     findings = []
     for first in calls:
