@@ -19,11 +19,11 @@ from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
 from agentspans._threads import patch_threads
-from agentspans.metrics import MetricsInstallation, install_metrics, resource_attributes
+from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
-from agentspans.resources import ResourceSampler
+from agentspans.resources import ResourceSampler, resource_attributes
 from agentspans.wrappers import LLM_INTEGRATIONS
 from agentspans.wrappers.operations import (
     agent_wrapper_factory,
@@ -85,7 +85,10 @@ def _install_metrics(
     if isinstance(resource, Resource) and not installation.owned:
         resource = resource.merge(Resource(dict(resource_attributes(sampler))))
     span_metrics = install_metrics(
-        config, resource if isinstance(resource, Resource) else None, sampler
+        config,
+        resource if isinstance(resource, Resource) else None,
+        sampler,
+        add_exporters=installation.owned or config.exporters_explicit,
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)

@@ -38,9 +38,9 @@ from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger, warn_once
 from agentspans.exporters.otlp_json import OtlpJsonFileExporter
-from agentspans.metrics import resource_attributes
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
+from agentspans.resources import resource_attributes
 
 # The provider an earlier instrument() created and made global: the SDK allows setting the
 # global provider only once per process, so a later instrument() reuses it as its own.

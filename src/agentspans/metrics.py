@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,9 @@ DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01, 0.02
 _UNIT_SECONDS = "s"
 _OTHER_ERROR = "_OTHER"
 _GPU_VENDOR = "NVIDIA"
+# A healthy backend takes milliseconds for the final export; past this it is retrying an
+# unreachable one, and the application's exit must not wait for that.
+_FINAL_EXPORT_WAIT_S = 1.0
 
 # Span attributes copied onto the LLM metrics as dimensions, when the span has them.
 _LLM_DIMENSIONS = (
@@ -377,13 +380,18 @@ class MetricsInstallation:
         self._stopped = True
         _gauge_sampler = None
         if self.owned:
+            from agentspans._setup import _SilenceExporterRetries
+
             atexit.unregister(self.shutdown)
-            _bounded(self.provider.shutdown, self.shutdown_timeout_s)
+            # The exporter's retry warnings stay quiet until its last retry has given up.
+            silencer = _SilenceExporterRetries()
+            silencer.install()
+            wait_s = min(self.shutdown_timeout_s, _FINAL_EXPORT_WAIT_S)
+            _bounded(self.provider.shutdown, wait_s, then=silencer.remove)
 
 
-def _bounded(call: Any, timeout_s: float) -> None:
-    """Run ``call`` but give up waiting after ``timeout_s``: an unreachable backend's retries
-    must not hold up the application's exit."""
+def _bounded(call: Callable[[], Any], timeout_s: float, then: Callable[[], None]) -> None:
+    """Run ``call`` (then ``then``) on a daemon thread, waiting for it at most ``timeout_s``."""
     done = threading.Event()
 
     def run() -> None:
@@ -392,6 +400,7 @@ def _bounded(call: Any, timeout_s: float) -> None:
         except Exception:
             logger.debug("agentspans: meter provider shutdown failed", exc_info=True)
         finally:
+            then()
             done.set()
 
     threading.Thread(target=run, name="agentspans-metrics-shutdown", daemon=True).start()
@@ -400,16 +409,23 @@ def _bounded(call: Any, timeout_s: float) -> None:
 
 
 def install_metrics(
-    config: Config, resource: Resource | None, sampler: ResourceSampler | None
+    config: Config,
+    resource: Resource | None,
+    sampler: ResourceSampler | None,
+    add_exporters: bool = True,
 ) -> MetricsInstallation | None:
-    """The recorder on the right MeterProvider (see docs/cost.md), or None for no metrics."""
+    """The recorder on the right MeterProvider (see docs/cost.md), or None for no metrics.
+
+    ``add_exporters`` is False when agentspans joined the app's tracer provider and no option
+    asked for exporters: as with traces, the app already exports where it wants.
+    """
     global _gauge_sampler
     if not config.metrics:
         return None
     provider = config.meter_provider or _app_meter_provider()
     owned = False
     if provider is None:
-        readers = _readers(config)
+        readers = _readers(config) if add_exporters else []
         if not readers:
             return None
         from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
@@ -426,10 +442,3 @@ def install_metrics(
     if owned:
         atexit.register(installation.shutdown)
     return installation
-
-
-def resource_attributes(sampler: ResourceSampler | None) -> Mapping[str, AttributeValue]:
-    """What the resource of a provider agentspans creates says about the GPU."""
-    if sampler is None or sampler.gpu_unavailable_reason is None:
-        return {}
-    return {semconv.GPU_UNAVAILABLE_REASON: sampler.gpu_unavailable_reason}

@@ -21,9 +21,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from agentspans import semconv
 
 logger = logging.getLogger("agentspans")
 
@@ -165,6 +167,13 @@ def probe_nvml(module: Any = None) -> tuple[Nvml | None, str | None]:
         except Exception:
             pass
         return None, f"NVML initialisation failed: {exc}"
+
+
+def resource_attributes(sampler: ResourceSampler | None) -> Mapping[str, str]:
+    """What the resource of a provider agentspans creates says about the GPU (why none)."""
+    if sampler is None or sampler.gpu_unavailable_reason is None:
+        return {}
+    return {semconv.GPU_UNAVAILABLE_REASON: sampler.gpu_unavailable_reason}
 
 
 def _torch_cuda() -> Any:

@@ -279,6 +279,8 @@ def test_no_gpu_no_gpu_gauges(metered: tuple[CapturedSpans, InMemoryMetricReader
         ({"exporter": "otlp", "metrics": False}, {}, None),
         ({"exporter": "otlp"}, {"AGENTSPANS_METRICS": "false"}, None),
         ({"exporter": "none", "meter_provider": "given"}, {}, "given"),
+        # Joined the app's tracer provider, no exporter asked for: none added for metrics either.
+        ({"joined": True}, {}, None),
     ],
 )
 def test_which_meter_provider(
@@ -292,7 +294,9 @@ def test_which_meter_provider(
     given = MeterProvider(metric_readers=[InMemoryMetricReader()])
     if options.get("meter_provider") == "given":
         options = {**options, "meter_provider": given}
-    installation = install_metrics(resolve(**options), None, None)
+    options = dict(options)
+    joined = options.pop("joined", False)
+    installation = install_metrics(resolve(**options), None, None, add_exporters=not joined)
     if outcome is None:
         assert installation is None
         return
