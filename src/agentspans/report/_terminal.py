@@ -89,7 +89,9 @@ def _trace(
     services = sorted({record.service for record in records if record.service})
     header = Text()
     header.append(f"Trace {analysis.trace_id}", style="bold")
-    header.append(f"  {ms_text(analysis.duration_ms)}  {count_text(len(records))} spans")
+    header.append(
+        f"  {ms_text(analysis.duration_ms)}  {count_text(_span_count(analysis, records))} spans"
+    )
     if services:
         header.append(f"  services: {', '.join(services)}")
     parts: list[RenderableType] = [Rule(style="dim", characters="-" if ascii_only else "─")]
@@ -130,8 +132,8 @@ def _waterfall(
     if folded:
         lines.append(
             Text(
-                f"{count_text(folded)} of {count_text(len(records))} spans folded into "
-                "'… more spans' rows; the critical path and the longest spans are shown",
+                f"{count_text(folded)} of {count_text(_span_count(analysis, records))} spans "
+                "folded into '… more spans' rows; the critical path and longest spans are shown",
                 style="dim",
             )
         )
@@ -180,6 +182,11 @@ def _row_text(
         else:
             line.append(" ")
     return line
+
+
+def _span_count(analysis: TraceAnalysis, records: Sequence[SpanRecord]) -> int:
+    """The spans this analysis covers: its root's tree (a trace may have several roots)."""
+    return len(analysis.span_ids) if analysis.span_ids else len(records)
 
 
 def _fit(text: str, width: int) -> str:
@@ -314,7 +321,7 @@ def _overview(analyses: Sequence[TraceAnalysis], by_trace: dict[str, list[SpanRe
         table.add_row(
             analysis.trace_id,
             ms_text(analysis.duration_ms),
-            count_text(len(by_trace.get(analysis.trace_id, ()))),
+            count_text(_span_count(analysis, by_trace.get(analysis.trace_id, ()))),
             count_text(len(analysis.findings)),
             ms_text(sum(f.estimated_savings_ms for f in analysis.findings)),
         )
