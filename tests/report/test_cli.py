@@ -328,3 +328,40 @@ def test_a_trace_id_that_is_not_hex_is_a_clear_line() -> None:
         done.stderr.splitlines()[0]
         == "agentspans: trace id 'not-a-trace' is not 1 to 32 hex digits"
     )
+
+
+def test_roots_and_missing_parents_are_reported_and_still_analysed(tmp_path: Path) -> None:
+    trace = "c" * 32
+
+    def span(span_id: str, parent: str | None, start: int, end: int) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "traceId": trace,
+            "spanId": span_id,
+            "name": f"span {span_id[-1]}",
+            "startTimeUnixNano": str(start),
+            "endTimeUnixNano": str(end),
+        }
+        if parent:
+            entry["parentSpanId"] = parent
+        return entry
+
+    spans = [
+        span("000000000000000a", None, 0, 10_000_000),
+        span("000000000000000b", None, 20_000_000, 30_000_000),  # a second root
+        span("000000000000000c", "00000000000000ff", 40_000_000, 45_000_000),  # parent missing
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}) + "\n")
+    done = agentspans_cli("report", "--format", "json", str(path))
+    assert done.returncode == 1
+    document = json.loads(done.stdout)
+    assert_contract(document)
+    assert sorted(t["root_span_id"] for t in document["traces"]) == [
+        "000000000000000a",
+        "000000000000000b",
+        "000000000000000c",
+    ]
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"agentspans: trace {trace} has 2 root spans")
+    assert "000000000000000c" in lines[1] and "00000000000000ff" in lines[1]
