@@ -81,8 +81,8 @@ def reference_path(nodes: list[Node]) -> list[tuple[str, int, int]]:
                 break
             latest = max(c[2] for c in candidates)
             candidates = [c for c in candidates if c[2] == latest]
-            earliest = min(c[1] for c in candidates)
-            candidates = [c for c in candidates if c[1] == earliest]
+            earliest = min(c[0].start for c in candidates)  # unclipped start
+            candidates = [c for c in candidates if c[0].start == earliest]
             child, s, e = min(candidates, key=lambda c: c[0].id)
             used.add(child.id)
             if cursor > e:

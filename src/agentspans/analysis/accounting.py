@@ -23,6 +23,8 @@ _LLM = semconv.LLM_OPERATIONS
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int:  # the common case first: this runs for every LLM span
+        return value if value >= 0 else None
     if isinstance(value, int):
         return value if value >= 0 and not isinstance(value, bool) else None
     if isinstance(value, float) and 0 <= value < math.inf:

@@ -7,9 +7,9 @@ parent's own time, the walk continues inside the child from its end, then resume
 at the child's start. With no such child the rest, back to the span's start, is the span's own.
 
 Ties, for a deterministic answer: among children ending at the same instant, the one that
-started first (the longest) is taken, because it explains the most of the wait; among children
-with identical windows, the lowest span id. Zero-length stretches are not segments, so a
-zero-length span is never on the path, and consecutive stretches of one span are merged.
+started first (by its own start, before clipping) is taken, because it explains the most of the
+wait; among children that started at the same instant too, the lowest span id. Zero-length
+stretches are not segments, so a zero-length span is never on the path.
 
 Each child is considered at most once and found by binary search over its siblings sorted by
 end, so the walk costs O(n log n); it is iterative, so a 100k-deep chain is fine.
@@ -55,19 +55,17 @@ def critical_path(tree: Tree) -> list[PathStretch]:
     if not n:
         return []
     clip_start, clip_end, kept = clipped_windows(tree)
-    ids = [record.span_id for record in tree.records]
     parent = tree.parent
     # Zero-length children cannot hold the path, so they are left out (which also means two
-    # stretches of one span are never adjacent). One global sort, then each span's children in
-    # ascending (end, -start, -id) order: the last one with end <= t is the rule's pick,
-    # ties going to the earliest start, then the lowest span id.
-    order = sorted(
-        (i for i in range(1, n) if kept[i] and clip_end[i] > clip_start[i]),
-        key=lambda i: (-clip_end[i], clip_start[i], ids[i]),
-    )
+    # stretches of one span are never adjacent). Siblings sit in the tree in (start, span id)
+    # order, so taking spans in reverse tree order and sorting them (stably) by end leaves each
+    # span's children in ascending (end, -start, -id) order: the last one with end <= t is the
+    # rule's pick, ties going to the earliest start, then the lowest span id.
+    order = [i for i in range(n - 1, 0, -1) if kept[i] and clip_end[i] > clip_start[i]]
+    order.sort(key=clip_end.__getitem__)
     kids: list[list[int] | None] = [None] * n
     kid_ends: list[list[int] | None] = [None] * n
-    for i in reversed(order):
+    for i in order:
         p = parent[i]
         found = kids[p]
         if found is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from agentspans.analysis.model import SpanRecord
 
@@ -41,8 +42,7 @@ class Tree:
         return len(self.records)
 
 
-def _order(record: SpanRecord) -> tuple[int, str, int]:
-    return (record.start_ns, record.span_id, record.end_ns)
+_order = attrgetter("start_ns", "span_id", "end_ns")
 
 
 def _label(record: SpanRecord) -> str:
@@ -155,10 +155,12 @@ def _grow(
     starts: list[int] = []
     ends: list[int] = []
     problems: list[str] = []
-    stack: list[tuple[str, int]] = [(root.span_id, -1)]
+    stack_ids = [root.span_id]
+    stack_parents = [-1]
     seen.add(root.span_id)
-    while stack:
-        span_id, parent_index = stack.pop()
+    while stack_ids:
+        span_id = stack_ids.pop()
+        parent_index = stack_parents.pop()
         record = spans[span_id]
         index = len(records)
         records.append(record)
@@ -177,7 +179,8 @@ def _grow(
             for child_id in reversed(kids):
                 if child_id not in seen:
                     seen.add(child_id)
-                    stack.append((child_id, index))
+                    stack_ids.append(child_id)
+                    stack_parents.append(index)
     children: list[list[int]] = [[] for _ in records]
     for index in range(1, len(records)):
         children[parent[index]].append(index)

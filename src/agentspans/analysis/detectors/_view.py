@@ -28,11 +28,10 @@ class TraceView:
     _calls: list[int] | None = None
 
     def calls(self) -> list[int]:
-        """Counted LLM calls and tool calls, by (start, span id)."""
+        """Counted LLM calls and tool calls, by start (ties in tree order)."""
         if self._calls is None:
-            tree = self.tree
-            found = [*self.accounts.llm_nodes, *self.accounts.tool_nodes]
-            found.sort(key=lambda i: (tree.start[i], tree.records[i].span_id))
+            found = sorted([*self.accounts.llm_nodes, *self.accounts.tool_nodes])
+            found.sort(key=self.tree.start.__getitem__)
             self._calls = found
         return self._calls
 

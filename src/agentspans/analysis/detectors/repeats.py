@@ -93,16 +93,27 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 def detect_retries(view: TraceView) -> list[Finding]:
     tree = view.tree
     calls = view.calls()
-    # Each call's group of equivalents and its position there; groups are in start order.
-    by_key: dict[object, list[int]] = {}
-    memberships: dict[int, list[tuple[list[int], int]]] = {}
-    for call in calls:
-        fp = view.accounts.fingerprint[call]
+    failed = [call for call in calls if tree.records[call].error]
+    if not failed:
+        return []
+    fingerprint = view.accounts.fingerprint
+
+    def keys_of(call: int) -> list[object]:
         keys: list[object] = [("name", tree.parent[call], view.name(call))]
+        fp = fingerprint[call]
         if fp is not None:
             keys.append(("fingerprint", fp))
-        for key in keys:
-            group = by_key.setdefault(key, [])
+        return keys
+
+    # Only the groups a failed call belongs to matter; each in start order, with the position
+    # of every failed call in it.
+    by_key: dict[object, list[int]] = {key: [] for call in failed for key in keys_of(call)}
+    memberships: dict[int, list[tuple[list[int], int]]] = {}
+    for call in calls:
+        for key in keys_of(call):
+            group = by_key.get(key)
+            if group is None:
+                continue
             if tree.records[call].error:
                 memberships.setdefault(call, []).append((group, len(group)))
             group.append(call)

@@ -28,7 +28,7 @@ def detect(view: TraceView) -> list[Finding]:
         calls = [c for c in kids if accounts.llm[c] or accounts.tool[c]]
         if len(calls) < limits.parallelizable_min_calls:
             continue
-        calls.sort(key=lambda c: (start[c], end[c], tree.records[c].span_id))
+        # Siblings are already in (start, span id) order in the tree.
         run: list[int] = []
         latest_end = None
         last = len(calls) - 1

@@ -83,14 +83,16 @@ def detect_cost(view: TraceView) -> list[Finding]:
                     )
                 )
     by_agent: dict[str, list[int]] = {}
+    names: dict[int, str] = {}
     for i in accounts.agent_nodes:
-        by_agent.setdefault(agent_name(tree, i), []).append(i)
+        name = names[i] = agent_name(tree, i)
+        by_agent.setdefault(name, []).append(i)
     own_cost: dict[str, float] = {}
     own_calls: dict[str, int] = {}
     for i in priced:
         owner = accounts.agent_of[i]
         if owner >= 0:
-            name = agent_name(tree, owner)
+            name = names[owner]
             own_cost[name] = own_cost.get(name, 0.0) + (accounts.cost[i] or 0.0)
             own_calls[name] = own_calls.get(name, 0) + 1
     if len(own_cost) >= 2:
