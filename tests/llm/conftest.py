@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# litellm fetches a price list from GitHub at import unless told not to; no network in tests.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+
 from collections.abc import Iterator
 from typing import Any
 

@@ -48,13 +48,11 @@ def _anthropic(server: FakeProvider, prompt: str, key: str) -> None:
 
     client = anthropic.Anthropic(base_url=server.root_url, api_key=key, max_retries=0)
     messages = [{"role": "user", "content": prompt}]
-    client.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=messages)
-    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=32, messages=messages) as s:
+    client.messages.create(model="claude-test-4", max_tokens=32, messages=messages)
+    with client.messages.stream(model="claude-test-4", max_tokens=32, messages=messages) as s:
         s.until_done()
     _swallow(
-        lambda: client.messages.create(
-            model="claude-sonnet-4-5+429", max_tokens=32, messages=messages
-        )
+        lambda: client.messages.create(model="claude-test-4+429", max_tokens=32, messages=messages)
     )
 
 

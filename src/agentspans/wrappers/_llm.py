@@ -244,8 +244,11 @@ def request_parameters(
 ) -> dict[str, AttributeValue]:
     """The ``gen_ai.request.*`` attributes for the arguments in ``names`` that were sent."""
     out: dict[str, AttributeValue] = {}
+    # Parameters an SDK has no argument for travel in ``extra_body``: they were sent all the same.
+    extra = kwargs.get("extra_body")
+    extra = extra if isinstance(extra, Mapping) else {}
     for argument, attribute in names.items():
-        value = kwargs.get(argument)
+        value = kwargs.get(argument, extra.get(argument))
         if not sent(value):
             continue
         if attribute == semconv.GEN_AI_REQUEST_STOP_SEQUENCES:

@@ -29,17 +29,29 @@ import wrapt
 from agentspans import semconv
 from agentspans._errors import report_internal_error
 from agentspans.wrappers import _tokens
+from agentspans.wrappers._lifecycle import Starter, traced
 from agentspans.wrappers._llm import ChunkReader, LLMInvocation
 
 
 class StreamState:
     """One stream's progress; shared by its proxy and its finalizer (never refers to the proxy)."""
 
-    __slots__ = ("_done", "_first_output_ns", "_last_ns", "_start_ns", "invocation", "reader")
+    __slots__ = (
+        "_done",
+        "_first_output_ns",
+        "_last_ns",
+        "_start_ns",
+        "invocation",
+        "reader",
+        "source",
+    )
 
-    def __init__(self, invocation: LLMInvocation, reader: ChunkReader) -> None:
+    def __init__(self, invocation: LLMInvocation, reader: ChunkReader, source: Any) -> None:
         self.invocation = invocation
         self.reader = reader
+        # The wrapped stream: a reader may settle from it what it could not see, as the
+        # accumulated message of a helper the app read through its own methods.
+        self.source = source
         start = getattr(invocation.span, "start_time", None)
         self._start_ns: int | None = start if isinstance(start, int) else None
         self._first_output_ns: int | None = None
@@ -87,6 +99,9 @@ class StreamState:
         if not span.is_recording():
             return
         try:
+            settle = getattr(self.reader, "settle", None)
+            if settle is not None:
+                settle(self.source)
             summary = self.reader.summary
             estimated = not summary.usage.known() and self._estimate()
             self.invocation.record_summary(summary)
@@ -253,5 +268,42 @@ class TracedAsyncStream(_TracedStreamBase):
 
 def traced_stream(stream: Any, invocation: LLMInvocation, *, asynchronous: bool) -> Any:
     """``stream`` behind a proxy that ends ``invocation``'s span when the stream ends."""
-    state = StreamState(invocation, invocation.reader.chunk_reader(invocation.capture))
+    state = StreamState(invocation, invocation.reader.chunk_reader(invocation.capture), stream)
     return TracedAsyncStream(stream, state) if asynchronous else TracedStream(stream, state)
+
+
+def _close_traced(stream: Any) -> None:
+    if isinstance(stream, _TracedStreamBase):
+        stream._self_state.closed()
+
+
+class TracedStreamManager(wrapt.ObjectProxy[Any]):
+    """What a ``.stream()`` helper returns: the request is sent on enter, so the call (and its
+    span) starts there, through the same lifecycle as any call; leaving the block ends it."""
+
+    def __init__(self, wrapped: Any, start: Starter) -> None:
+        super().__init__(wrapped)
+        self._self_start = start
+        self._self_stream: Any = None
+
+    def __enter__(self) -> Any:
+        enter = self.__wrapped__.__enter__
+        self._self_stream = traced(enter, self._self_start)(enter, None, (), {})
+        return self._self_stream
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            _close_traced(self._self_stream)
+
+    async def __aenter__(self) -> Any:
+        enter = self.__wrapped__.__aenter__
+        self._self_stream = await traced(enter, self._self_start)(enter, None, (), {})
+        return self._self_stream
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            _close_traced(self._self_stream)
