@@ -44,3 +44,17 @@ def test_instrument_rejects_a_bad_threshold_at_setup() -> None:
     with pytest.raises(agentspans.ConfigError, match="unknown threshold 'nope'"):
         agentspans.instrument(thresholds={"nope": 1}, exporter="none")
     assert agentspans.instrumentation() is None
+
+
+def test_docs_list_every_threshold_with_its_default() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "analysis.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    for name, default in Thresholds().as_dict().items():
+        assert name in rows, f"docs/analysis.md lacks threshold {name}"
+        assert float(rows[name]) == default, name
