@@ -20,6 +20,7 @@ Every request is recorded (path, headers, JSON body) in :attr:`FakeProvider.requ
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -140,7 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"5\r\ndata:")  # a chunk promised and never finished
                 self.wfile.flush()
                 self.close_connection = True
-                self.connection.shutdown(2)
+                # FIN, not RST: the client must see a body cut short, never a reset
+                self.connection.shutdown(socket.SHUT_WR)
                 return
             text = data if isinstance(data, str) else json.dumps(data)
             frame = (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
