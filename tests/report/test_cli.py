@@ -102,6 +102,10 @@ def test_report_prints_the_text_report_plain_and_exits_0(
     assert "\x1b" not in done.stdout
     assert f"Trace {trace_id}" in done.stdout
     assert "services: coordinator-svc, research-svc" in done.stdout
+    # Rows name the service where the trace crosses into another process.
+    assert "*  coordinator-svc: invoke_agent coordinator " in done.stdout
+    assert "*    research-svc: invoke_agent research " in done.stdout
+    assert "*      execute_tool search " in done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 100
     assert "parallelizable_sequence" in done.stdout
 

@@ -123,7 +123,9 @@ def _waterfall(
     if not rows:
         return [Text("(the root span is not among the spans read; no waterfall)", style="dim")]
     span_char, path_char = ("-", "#") if ascii_only else ("░", "█")
-    name_w = max(12, min(44, (width - 3 - _DURATION_W - 2) * 2 // 5))
+    # Names get two fifths of the line, half when service names precede them at process changes.
+    share = (1, 2) if several_services else (2, 5)
+    name_w = max(12, min(44, (width - 3 - _DURATION_W - 2) * share[0] // share[1]))
     bar_w = max(width - 3 - name_w - 1 - _DURATION_W - 1, 1)
     legend = Text(style="dim")
     legend.append(f"* on the critical path   {path_char} its own time on the path   ")
@@ -162,7 +164,7 @@ def _row_text(
     line.append(" ")
     indent = "  " * min(row.depth, _MAX_INDENT_LEVELS)
     name = row.name
-    if several_services and row.service and not row.hidden:
+    if several_services and row.service and row.new_service and not row.hidden:
         name = f"{row.service}: {name}"
     label = _fit(indent + name, name_w)
     line.append(label, style="dim" if row.hidden else ("bold" if row.on_path else ""))

@@ -31,6 +31,8 @@ class WaterfallRow:
     on_path: bool = False
     error: bool = False
     service: str | None = None
+    # The span runs in another service than its parent (or is the root): a process boundary.
+    new_service: bool = False
     hidden: int = 0
     segments: tuple[Segment, ...] = ()
 
@@ -163,6 +165,8 @@ def waterfall_rows(
                 on_path=span_id in segments,
                 error=record.error,
                 service=record.service,
+                new_service=span_id == tree.root_id
+                or tree.by_id[tree.parent[span_id]].service != record.service,
                 segments=tuple(segments.get(span_id, ())),
             )
         )
