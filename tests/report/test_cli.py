@@ -369,3 +369,15 @@ def test_roots_and_missing_parents_are_reported_and_still_analysed(tmp_path: Pat
     assert len(lines) == 2
     assert lines[0].startswith(f"agentspans: trace {trace} has 2 root spans")
     assert "000000000000000c" in lines[1] and "00000000000000ff" in lines[1]
+
+
+def test_a_jaeger_that_accepts_but_never_answers_times_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # connections complete in the backlog; nothing ever answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        done = agentspans_cli("analyze", "--jaeger", url, "ab" * 16, "--timeout", "0.5")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == (
+        f"agentspans: {url}/api/v3/traces/{'ab' * 16}: no answer within 0.5 s"
+    )
