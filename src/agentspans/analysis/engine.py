@@ -12,6 +12,8 @@ from agentspans.analysis.forest import Tree, build_forest
 from agentspans.analysis.model import Segment, SpanRecord, TraceAnalysis
 from agentspans.analysis.thresholds import Thresholds
 
+_MS = 1e6
+
 
 def analyze(
     records: Sequence[SpanRecord], thresholds: Thresholds | None = None
@@ -37,20 +39,19 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     path_self: dict[int, int] = {}
     segments: list[Segment] = []
     add = segments.append
+    get = path_self.get
     for node, start, end in critical_path(tree):
-        path_self[node] = path_self.get(node, 0) + end - start
+        path_self[node] = get(node, 0) + end - start
         record = records[node]
         add(
             Segment(
-                record.span_id, record.name, (start - root_start) / 1e6, (end - root_start) / 1e6
+                record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS
             )
         )
     accounts = account(tree)
     below = subtrees(tree, accounts)
     coordinators = _coordinators(tree, accounts)
-    own = {
-        i: own_time_ns(tree, i) for i in (0, *(i for i in range(len(tree)) if accounts.agent[i]))
-    }
+    own = {i: own_time_ns(tree, i) for i in (0, *accounts.agent_nodes)}
     overhead = sum(own[i] for i in coordinators)
     view = TraceView(
         tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead

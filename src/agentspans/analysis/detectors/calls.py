@@ -37,15 +37,19 @@ def _number(value: Any) -> float | None:
 def detect_prompt_heavy(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
     trace_input = view.subtrees.input_tokens[0]
+    operation, inputs, outputs, records = (
+        accounts.operation,
+        accounts.input_tokens,
+        accounts.output_tokens,
+        tree.records,
+    )
     findings = []
     for i in accounts.llm_nodes:
-        if accounts.operation[i] == semconv.OP_EMBEDDINGS:
+        tokens_in = inputs[i]
+        if not tokens_in or operation[i] == semconv.OP_EMBEDDINGS:
             continue
-        tokens_in = accounts.input_tokens[i]
-        if not tokens_in:
-            continue
-        tokens_out = accounts.output_tokens[i] or 0
-        window = _number(tree.records[i].attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+        tokens_out = outputs[i] or 0
+        window = _number(records[i].attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
         fill = tokens_in / window if window else None
         ratio = tokens_in / tokens_out if tokens_out else float("inf")
         heavy = tokens_in >= limits.prompt_heavy_min_input_tokens and (
@@ -83,31 +87,34 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
 
 def detect_slow_llm(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    start, end, records, outputs = tree.start, tree.end, tree.records, accounts.output_tokens
+    limit_ns = limits.slow_llm_call_ms * 1e6
+    min_tokens = max(limits.slow_llm_min_output_tokens, 1)
+    min_speed = limits.slow_llm_tokens_per_s
     findings = []
     for i in accounts.llm_nodes:
-        duration = view.duration(i)
+        duration = end[i] - start[i]
+        tokens_out = outputs[i] or 0
+        speed = None
+        if min_speed and tokens_out >= min_tokens:
+            speed = _number(records[i].attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
+            if speed is None and duration > 0:
+                speed = tokens_out / (duration / 1e9)
+            if speed is not None and speed >= min_speed:
+                speed = None  # fast enough
+        if duration <= limit_ns and speed is None:
+            continue
         saving = 0.0
         reasons = []
         details: dict[str, object] = {"duration_ms": ms(duration)}
-        if ms(duration) > limits.slow_llm_call_ms:
-            saving = duration - limits.slow_llm_call_ms * 1e6
-            limit = human_ms(limits.slow_llm_call_ms * 1e6)
-            reasons.append(f"took {human_ms(duration)} (threshold {limit})")
-        tokens_out = accounts.output_tokens[i] or 0
-        if tokens_out >= max(limits.slow_llm_min_output_tokens, 1) and limits.slow_llm_tokens_per_s:
-            speed = _number(tree.records[i].attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
-            if speed is None and duration > 0:
-                speed = tokens_out / (duration / 1e9)
-            if speed is not None and speed < limits.slow_llm_tokens_per_s:
-                slower = (tokens_out / speed - tokens_out / limits.slow_llm_tokens_per_s) * 1e9
-                saving = max(saving, slower)
-                details["output_tokens_per_s"] = speed
-                reasons.append(
-                    f"produced {speed:.1f} output tokens/s "
-                    f"(threshold {limits.slow_llm_tokens_per_s:g})"
-                )
-        if not reasons:
-            continue
+        if duration > limit_ns:
+            saving = duration - limit_ns
+            reasons.append(f"took {human_ms(duration)} (threshold {human_ms(limit_ns)})")
+        if speed is not None:
+            slower = (tokens_out / speed - tokens_out / min_speed) * 1e9
+            saving = max(saving, slower)
+            details["output_tokens_per_s"] = speed
+            reasons.append(f"produced {speed:.1f} output tokens/s (threshold {min_speed:g})")
         findings.append(
             Finding(
                 kind=SLOW_LLM,
@@ -126,10 +133,12 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
 
 def detect_slow_tools(view: TraceView) -> list[Finding]:
     accounts, limits = view.accounts, view.thresholds
+    start, end = view.tree.start, view.tree.end
+    limit_ns = limits.slow_tool_call_ms * 1e6
     findings = []
     for i in accounts.tool_nodes:
-        duration = view.duration(i)
-        if ms(duration) <= limits.slow_tool_call_ms:
+        duration = end[i] - start[i]
+        if duration <= limit_ns:
             continue
         saving = duration - limits.slow_tool_call_ms * 1e6
         findings.append(

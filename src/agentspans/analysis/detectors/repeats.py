@@ -41,18 +41,23 @@ def _retry_in(view: TraceView, failed: int, group: list[int], position: int) -> 
 
 def detect_repeats(view: TraceView) -> list[Finding]:
     tree, accounts = view.tree, view.accounts
+    fingerprint, records = accounts.fingerprint, tree.records
     groups: dict[str, list[int]] = {}
     for call in view.calls():
-        fp = accounts.fingerprint[call]
-        if fp is not None and not tree.records[call].error:
-            groups.setdefault(fp, []).append(call)
+        fp = fingerprint[call]
+        if fp is not None and not records[call].error:
+            group = groups.get(fp)
+            if group is None:
+                groups[fp] = [call]
+            else:
+                group.append(call)
     findings = []
     trace_cost = view.subtrees.cost[0]
     for fp, group in groups.items():
         if len(group) < max(view.thresholds.repeated_call_min_count, 2):
             continue
         repeats = group[1:]
-        saving = sum(view.duration(c) for c in repeats)
+        saving = sum([tree.end[c] - tree.start[c] for c in repeats])
         tokens_in = sum(accounts.input_tokens[c] or 0 for c in repeats)
         tokens_out = sum(accounts.output_tokens[c] or 0 for c in repeats)
         costs = [accounts.cost[c] for c in repeats if accounts.cost[c] is not None]

@@ -51,7 +51,8 @@ def _close(view: TraceView, parent: int, run: list[int], findings: list[Finding]
     limits = view.thresholds
     if len(run) < limits.parallelizable_min_calls:
         return
-    durations = [view.duration(c) for c in run]
+    start, end = view.tree.start, view.tree.end
+    durations = [end[c] - start[c] for c in run]
     saving = sum(durations) - max(durations)
     if ms(saving) < limits.parallelizable_min_savings_ms or saving <= 0:
         return
