@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse OTLP/JSON files: one ExportTraceServiceRequest a line (the "
         "Collector's file exporter, agentspans' file exporter), or one JSON document.",
     )
-    report.add_argument("files", nargs="+", metavar="FILE", help="OTLP/JSON file(s)")
+    report.add_argument(
+        "files", nargs="+", metavar="FILE", help="OTLP/JSON file(s); - reads standard input"
+    )
 
     analyze = commands.add_parser(
         "analyze",

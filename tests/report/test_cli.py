@@ -123,6 +123,20 @@ def test_report_json_follows_the_contract(distributed: tuple[str, Path, Path]) -
     assert [s["name"] for s in trace["critical_path"]].count("execute_tool search") == 3
 
 
+def test_report_reads_standard_input(distributed: tuple[str, Path, Path]) -> None:
+    trace_id, first, second = distributed
+    done = subprocess.run(
+        [sys.executable, "-m", "agentspans.cli", "report", "--format", "json", "-"],
+        input=first.read_text() + second.read_text(),
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [t["trace_id"] for t in json.loads(done.stdout)["traces"]] == [trace_id]
+
+
 def test_one_file_alone_is_analysed_with_a_problem_for_the_missing_parent(
     distributed: tuple[str, Path, Path],
 ) -> None:

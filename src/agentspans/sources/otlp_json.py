@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,8 @@ class _SpanError(ValueError):
 
 # -- files and text -------------------------------------------------------------------------------
 def read_files(paths: Iterable[str | Path]) -> ReadResult:
-    """Read every file in ``paths``; a span seen twice (same trace and span id) is kept once."""
+    """Read every file in ``paths`` (``"-"``: standard input); a span seen twice (same trace and
+    span id) is kept once."""
     result = ReadResult()
     seen: set[tuple[str, str]] = set()
     for path in paths:
@@ -103,7 +105,8 @@ def read_files(paths: Iterable[str | Path]) -> ReadResult:
 
 def _read_file(path: Path) -> ReadResult:
     try:
-        raw = path.read_bytes()
+        # "-" is standard input, as for most command-line tools (``... | agentspans report -``).
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except FileNotFoundError:
         return ReadResult(problems=[f"{path}: no such file"])
     except IsADirectoryError:
@@ -116,7 +119,7 @@ def _read_file(path: Path) -> ReadResult:
         return ReadResult(
             problems=[f"{path}: not OTLP/JSON (not UTF-8 text: byte {exc.start} is invalid)"]
         )
-    return read_text(text, str(path))
+    return read_text(text, "<stdin>" if str(path) == "-" else str(path))
 
 
 def read_text(text: str, source: str) -> ReadResult:
