@@ -30,7 +30,7 @@ from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger
 from agentspans.processors.enrich import read_llm_call
-from agentspans.resources import ResourceSampler
+from agentspans.resources import GpuReading, ResourceSampler
 
 # The GenAI conventions' advised histogram boundaries.
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ..., 67108864
@@ -154,24 +154,10 @@ class SpanMetrics:
             unit="{finding}",
             description="Bottleneck findings of the trace analysis",
         )
-        meter.create_observable_gauge(
-            semconv.METRIC_GPU_MEMORY_USAGE,
-            callbacks=[_gpu_memory_usage],
-            unit="By",
-            description="GPU memory in use, per device",
-        )
-        meter.create_observable_gauge(
-            semconv.METRIC_GPU_MEMORY_LIMIT,
-            callbacks=[_gpu_memory_limit],
-            unit="By",
-            description="GPU memory size, per device",
-        )
-        meter.create_observable_gauge(
-            semconv.METRIC_GPU_UTILIZATION,
-            callbacks=[_gpu_utilization],
-            unit="1",
-            description="GPU utilization (0 to 1), per device",
-        )
+        for name, value_of, unit, description in _GPU_GAUGES:
+            meter.create_observable_gauge(
+                name, callbacks=[_gpu_gauge(value_of)], unit=unit, description=description
+            )
 
     def record(self, spans: Sequence[ReadableSpan]) -> None:
         """Record the measurements of a batch of finished spans (one local trace, or fewer)."""
@@ -285,26 +271,40 @@ def _gpu_attributes(index: int, name: str | None) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _gpu_readings() -> list[Any]:
-    sampler = _gauge_sampler
-    return sampler.latest_gpu() if sampler is not None else []
+def _gpu_gauge(value_of: Callable[[GpuReading], float | None]) -> Any:
+    """A gauge callback observing ``value_of`` each device in the sampler's latest sample."""
+
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        sampler = _gauge_sampler
+        for gpu in sampler.latest_gpu() if sampler is not None else ():
+            value = value_of(gpu)
+            if value is not None:
+                yield Observation(value, _gpu_attributes(gpu.index, gpu.name))
+
+    return observe
 
 
-def _gpu_memory_usage(options: CallbackOptions) -> Iterable[Observation]:
-    for gpu in _gpu_readings():
-        yield Observation(gpu.used_bytes, _gpu_attributes(gpu.index, gpu.name))
-
-
-def _gpu_memory_limit(options: CallbackOptions) -> Iterable[Observation]:
-    for gpu in _gpu_readings():
-        if gpu.total_bytes:
-            yield Observation(gpu.total_bytes, _gpu_attributes(gpu.index, gpu.name))
-
-
-def _gpu_utilization(options: CallbackOptions) -> Iterable[Observation]:
-    for gpu in _gpu_readings():
-        if gpu.utilization is not None:
-            yield Observation(gpu.utilization, _gpu_attributes(gpu.index, gpu.name))
+# (instrument, what it reads from a device's latest sample, unit, description)
+_GPU_GAUGES: tuple[tuple[str, Callable[[GpuReading], float | None], str, str], ...] = (
+    (
+        semconv.METRIC_GPU_MEMORY_USAGE,
+        lambda gpu: gpu.used_bytes,
+        "By",
+        "GPU memory in use, per device",
+    ),
+    (
+        semconv.METRIC_GPU_MEMORY_LIMIT,
+        lambda gpu: gpu.total_bytes or None,
+        "By",
+        "GPU memory size, per device",
+    ),
+    (
+        semconv.METRIC_GPU_UTILIZATION,
+        lambda gpu: gpu.utilization,
+        "1",
+        "GPU utilization (0 to 1), per device",
+    ),
+)
 
 
 # --- which MeterProvider, and its lifecycle ---------------------------------------------------

@@ -185,29 +185,34 @@ class Enricher:
 
 
 def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
-    if peaks.rss_peak_bytes is not None:
-        out[semconv.MEMORY_RSS_PEAK_BYTES] = peaks.rss_peak_bytes
-    if peaks.rss_delta_bytes is not None:
-        out[semconv.MEMORY_RSS_DELTA_BYTES] = peaks.rss_delta_bytes
+    """The resource attributes of one span's window; a value nobody measured is left out."""
+    values: dict[str, AttributeValue | None] = {
+        semconv.MEMORY_RSS_PEAK_BYTES: peaks.rss_peak_bytes,
+        semconv.MEMORY_RSS_DELTA_BYTES: peaks.rss_delta_bytes,
+    }
     gpu = peaks.gpu
     if gpu is not None:
-        out[semconv.GPU_DEVICE] = gpu.device
-        out[semconv.VRAM_PEAK_BYTES] = gpu.peak_bytes
-        out[semconv.VRAM_DELTA_BYTES] = gpu.delta_bytes
-        if len(gpu.peak_bytes_per_device) > 1:
-            out[semconv.VRAM_PEAK_BYTES_PER_DEVICE] = list(gpu.peak_bytes_per_device)
-        if gpu.total_bytes:
-            out[semconv.VRAM_TOTAL_BYTES] = gpu.total_bytes
-            out[semconv.VRAM_UTILIZATION_PEAK] = round(gpu.peak_bytes / gpu.total_bytes, 4)
-        if gpu.process_peak_bytes is not None:
-            out[semconv.VRAM_PROCESS_PEAK_BYTES] = gpu.process_peak_bytes
-        if gpu.process_delta_bytes is not None:
-            out[semconv.VRAM_PROCESS_DELTA_BYTES] = gpu.process_delta_bytes
-        if gpu.utilization_peak is not None:
-            out[semconv.GPU_UTILIZATION_PEAK] = gpu.utilization_peak
-        if gpu.utilization_mean is not None:
-            out[semconv.GPU_UTILIZATION_MEAN] = gpu.utilization_mean
+        values |= {
+            semconv.GPU_DEVICE: gpu.device,
+            semconv.VRAM_PEAK_BYTES: gpu.peak_bytes,
+            semconv.VRAM_DELTA_BYTES: gpu.delta_bytes,
+            semconv.VRAM_TOTAL_BYTES: gpu.total_bytes or None,
+            semconv.VRAM_UTILIZATION_PEAK: round(gpu.peak_bytes / gpu.total_bytes, 4)
+            if gpu.total_bytes
+            else None,
+            # Per device only where there is more than one: otherwise it repeats the peak.
+            semconv.VRAM_PEAK_BYTES_PER_DEVICE: list(gpu.peak_bytes_per_device)
+            if len(gpu.peak_bytes_per_device) > 1
+            else None,
+            semconv.VRAM_PROCESS_PEAK_BYTES: gpu.process_peak_bytes,
+            semconv.VRAM_PROCESS_DELTA_BYTES: gpu.process_delta_bytes,
+            semconv.GPU_UTILIZATION_PEAK: gpu.utilization_peak,
+            semconv.GPU_UTILIZATION_MEAN: gpu.utilization_mean,
+        }
     torch = peaks.torch
     if torch is not None:
-        out[semconv.TORCH_ALLOCATED_PEAK_BYTES] = torch.peak_bytes
-        out[semconv.TORCH_ALLOCATED_DELTA_BYTES] = torch.delta_bytes
+        values |= {
+            semconv.TORCH_ALLOCATED_PEAK_BYTES: torch.peak_bytes,
+            semconv.TORCH_ALLOCATED_DELTA_BYTES: torch.delta_bytes,
+        }
+    out.update({name: value for name, value in values.items() if value is not None})
