@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -249,6 +250,7 @@ class ResourceSampler:
         self._nvml = nvml
         self._pid = os.getpid()
         self._rss_reader: _Rss | None = None
+        self._fork_hook = False
 
     @classmethod
     def with_gpu_probe(cls, interval_s: float) -> ResourceSampler:
@@ -273,6 +275,23 @@ class ResourceSampler:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="agentspans-resources", daemon=True)
         self._thread.start()
+        if not self._fork_hook and hasattr(os, "register_at_fork"):
+            self._fork_hook = True
+            ref = weakref.WeakMethod(self._restart_in_child)
+            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+
+    def _restart_in_child(self) -> None:
+        """After ``fork()`` the thread is gone and the open ``statm`` is the parent's: a child
+        (a pre-fork server's worker) samples itself with fresh ones."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        reader, self._rss_reader = self._rss_reader, None
+        if reader is not None:
+            reader.close()
+        if self._thread is not None:  # it was running in the parent
+            self._thread = None
+            self.start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,6 +4,7 @@ no GPU on the test machines), and torch memory without importing torch."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -226,3 +227,34 @@ def test_created_provider_resource_says_why_there_is_no_gpu() -> None:
     assert result.returncode == 0, result.stderr
     resource = json.loads(result.stdout.strip().splitlines()[-1])
     assert resource[semconv.GPU_UNAVAILABLE_REASON] == REASON_NO_MODULE
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_samples_itself() -> None:
+    sampler = ResourceSampler(0.005)
+    sampler.start()
+    try:
+        parent_reader = sampler._rss_reader
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running pytest's teardown
+            try:
+                time.sleep(0.1)
+                thread = sampler._thread
+                ok = (
+                    sampler._pid == os.getpid()
+                    and thread is not None
+                    and thread.is_alive()
+                    and sampler._rss_reader is not parent_reader
+                    and sampler.peaks(time.time_ns() - 50 * MS, time.time_ns()) is not None
+                )
+                os.write(write_end, b"ok" if ok else b"bad")
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        _, status = os.waitpid(pid, 0)
+        assert os.read(read_end, 8) == b"ok"
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sampler._pid == os.getpid() and sampler._rss_reader is parent_reader
+    finally:
+        sampler.stop()
