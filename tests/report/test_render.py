@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from rich.cells import cell_len
 
 from agentspans import report
@@ -189,7 +190,10 @@ def _waterfall(lines: list[str]) -> list[str]:
     return lines[start + 1 : end]
 
 
-def test_text_report_fits_100_columns_and_is_plain_off_a_terminal() -> None:
+def test_text_report_fits_100_columns_and_is_plain_off_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
     out = io.StringIO()  # not a terminal
     report.print_report([ANALYSIS], RECORDS, file=out)
     text = out.getvalue()

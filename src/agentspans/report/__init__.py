@@ -14,6 +14,7 @@ either output: print them yourself (``print_problems``), to stderr, as ``agentsp
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Sequence
 from typing import IO, Any, Literal
@@ -66,7 +67,8 @@ def print_report(
     sorted by estimated saving, each with its message. The waterfall shows at most ``max_rows``
     rows (the critical path and the longest spans; the rest fold into "… N more spans" rows),
     ``max_findings`` findings are listed per trace, and traces past ``max_traces`` get one line
-    each. Text fits ``width`` columns: the terminal's width on a terminal, else 100. Colour is
+    each. Text fits ``width`` columns: the terminal's width on a terminal, else ``$COLUMNS``,
+    else 100. Colour is
     used only on a terminal (``color=None``), always (``True``) or never (``False``); without
     it the text is plain, with no ANSI codes.
     """
@@ -125,6 +127,6 @@ def _console(out: IO[str], width: int | None, color: bool | None) -> Console:
         if color:
             options["color_system"] = "standard"
     console = Console(file=out, highlight=False, markup=False, emoji=False, width=width, **options)
-    if width is None and not console.is_terminal:
+    if width is None and not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = DEFAULT_WIDTH
     return console
