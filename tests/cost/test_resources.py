@@ -132,7 +132,6 @@ def test_probe_without_nvidia_ml_py(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_nvml_reads_names_totals_and_this_processs_memory() -> None:
-    import os
 
     device = FakeDevice("NVIDIA H100 80GB HBM3", total=80 * GIB, used=10 * GIB)
     device.processes = {os.getpid(): 3 * GIB, os.getpid() + 1: 5 * GIB}
@@ -163,7 +162,6 @@ def test_absent_gpu_spans_have_no_vram_attributes(monkeypatch: pytest.MonkeyPatc
 
 
 def test_fake_nvml_and_torch_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
 
     device = FakeDevice("Fake GPU", total=16 * GIB, used=2 * GIB, utilization_percent=5)
     device.processes = {os.getpid(): 1 * GIB}
