@@ -106,28 +106,36 @@ def time_calls(call: Callable[[], Any], count: int) -> list[int]:
 
 
 def ab_differences(
-    instrumented: Callable[[], Any], plain: Callable[[], Any], pairs: int
-) -> list[int]:
-    """Instrumented minus plain nanoseconds for each of ``pairs`` back-to-back pairs, the order
-    flipped every pair so that neither side always runs first (warm caches, the GIL's hand-off
-    to background threads)."""
-    clock = time.perf_counter_ns
+    instrumented: Callable[[], Any],
+    plain: Callable[[], Any],
+    pairs: int,
+    *,
+    clock: Callable[[], int] = time.perf_counter_ns,
+    block: int = 1,
+) -> list[float]:
+    """Instrumented minus plain ``clock`` nanoseconds per call, over ``pairs`` back-to-back pairs
+    of ``block`` calls each, the order flipped every pair so that neither side always runs first
+    (warm caches, the GIL's hand-off to background threads).
+
+    With ``time.perf_counter_ns`` this is wall time; ``time.thread_time_ns`` gives the CPU the
+    calling thread spent (immune to being descheduled on a busy machine); blocks timed with
+    ``time.process_time_ns`` count the CPU of every thread, background work included."""
+
+    def timed(call: Callable[[], Any]) -> int:
+        started = clock()
+        for _ in range(block):
+            call()
+        return clock() - started
+
     differences = []
     for i in range(pairs):
         if i % 2:
-            started = clock()
-            plain()
-            middle = clock()
-            instrumented()
-            ended = clock()
-            differences.append((ended - middle) - (middle - started))
+            plain_ns = timed(plain)
+            instrumented_ns = timed(instrumented)
         else:
-            started = clock()
-            instrumented()
-            middle = clock()
-            plain()
-            ended = clock()
-            differences.append((middle - started) - (ended - middle))
+            instrumented_ns = timed(instrumented)
+            plain_ns = timed(plain)
+        differences.append((instrumented_ns - plain_ns) / block)
     return differences
 
 
