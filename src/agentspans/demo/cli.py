@@ -118,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"its (simulated) report begins: {_first_words(answer)}"
     )
     if otlp:
-        say(f"Sent {len(spans)} spans by OTLP; open the trace in Jaeger (service {SERVICE}).")
+        say(
+            f"Sent {len(spans)} spans by OTLP (OTEL_EXPORTER_OTLP_* or localhost:4317); open the "
+            f"trace in Jaeger (service {SERVICE}). If a warning above says the endpoint cannot be "
+            "reached, start the stack (docs/stack.md) or drop --otlp to write the OTLP/JSON file."
+        )
     else:
         say(f"Wrote {len(spans)} spans as OTLP/JSON to {file_path}.")
     say("")
