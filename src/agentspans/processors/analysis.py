@@ -78,8 +78,10 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
             span_kinds = kinds.setdefault(span_id, [])
             if finding.kind not in span_kinds:
                 span_kinds.append(finding.kind)
+    # A string, not a list: Jaeger's tag search matches whole string values, so a span with
+    # one kind of finding is found by `agentspans.finding.kind=<kind>`.
     for span_id, span_kinds in kinds.items():
-        entry(span_id)[0][semconv.FINDING_KIND] = span_kinds
+        entry(span_id)[0][semconv.FINDING_KIND] = ",".join(span_kinds)
 
 
 def rollup_attributes(rollup: Rollup) -> Extra:
