@@ -101,6 +101,16 @@ def test_unknown_model_gets_no_cost_a_flag_and_exactly_one_warning(
     assert "prices=" in warnings[0].getMessage()
 
 
+def test_tokens_without_a_model_name_are_unknown_too(spans: CapturedSpans) -> None:
+    tracer = spans.provider.get_tracer(OTHER)
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 10}
+    with tracer.start_as_current_span("chat", attributes=attributes):
+        pass
+    enriched = spans.one("chat").attributes or {}
+    assert semconv.COST_USD not in enriched
+    assert enriched[semconv.COST_UNKNOWN] is True
+
+
 def test_self_hosted_provider_gets_no_cost_and_says_why(
     spans: CapturedSpans, caplog: pytest.LogCaptureFixture
 ) -> None:

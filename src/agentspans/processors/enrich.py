@@ -148,6 +148,16 @@ class Enricher:
                 out[semconv.CONTEXT_WINDOW_SHARE] = round(call.input_tokens / window, 4)
             if semconv.COST_USD not in attributes and call.has_usage:
                 self._cost(call, attributes, out)
+        elif semconv.COST_USD not in attributes and call.has_usage:
+            # Tokens but no model name: the price cannot be known either.
+            out[semconv.PRICE_SOURCE] = SOURCE_UNKNOWN
+            out[semconv.COST_UNKNOWN] = True
+            warn_once(
+                "price-unknown:no-model",
+                "agentspans: an LLM span with token counts but no gen_ai.request.model or "
+                "gen_ai.response.model gets no cost (span %r)",
+                attributes.get(semconv.GEN_AI_OPERATION_NAME),
+            )
         ttft = attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if (
             call.output_tokens
