@@ -178,7 +178,7 @@ def start_jaeger(binaries: Binaries, workdir: Path, prometheus_url: str) -> Serv
     return service.start(f"http://127.0.0.1:{ports['query']}/api/services")
 
 
-def collector_env(ports: Mapping[str, int], **destinations: str) -> dict[str, str]:
+def collector_env(ports: Mapping[str, int], destinations: Mapping[str, str]) -> dict[str, str]:
     """The environment that moves a collector/*.yaml Collector onto ``ports``."""
     env = {
         "AGENTSPANS_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['otlp_grpc']}",
@@ -204,15 +204,16 @@ def start_collector(
     workdir: Path,
     config: str,
     name: str,
+    env: Mapping[str, str],
     ports: dict[str, int] | None = None,
-    **destinations: str,
 ) -> Service:
-    """A Collector running ``collector/{config}`` on free ports (``ports``, when given)."""
+    """A Collector running ``collector/{config}`` on free ports (``ports``, when given), with
+    ``env`` setting the destinations and knobs the file reads."""
     ports = ports or collector_ports()
     service = Service(
         name,
         [str(binaries.otelcol), "--config", str(REPO / "collector" / config)],
-        collector_env(ports, **destinations),
+        collector_env(ports, env),
         workdir / f"{name}.log",
         ports,
     )

@@ -7,6 +7,7 @@ is 0 %, so a trace is kept exactly when a keep-policy matches it.
 
 from __future__ import annotations
 
+import functools
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +25,6 @@ from tests.stack import workload
 from tests.stack.services import (
     Binaries,
     Service,
-    collector_ports,
     free_port,
     start_collector,
     start_jaeger,
@@ -84,7 +84,7 @@ def tier(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         samplers = []
         for index in (1, 2):
             sampler = start_collector(
-                binaries, workdir, "sampler.yaml", f"sampler-{index}", **sampling
+                binaries, workdir, "sampler.yaml", f"sampler-{index}", sampling
             )
             services.append(sampler)
             samplers.append(sampler)
@@ -94,9 +94,10 @@ def tier(binaries: Binaries, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             workdir,
             "gateway.yaml",
             "gateway",
-            collector_ports(),
-            AGENTSPANS_SAMPLER_ENDPOINTS=f"[{endpoints}]",
-            AGENTSPANS_METRICS_OTLP_ENDPOINT=f"127.0.0.1:{samplers[0].ports['otlp_grpc']}",
+            {
+                "AGENTSPANS_SAMPLER_ENDPOINTS": f"[{endpoints}]",
+                "AGENTSPANS_METRICS_OTLP_ENDPOINT": f"127.0.0.1:{samplers[0].ports['otlp_grpc']}",
+            },
         )
         services.append(gateway)
         yield Tier(jaeger, gateway, samplers)
@@ -202,7 +203,9 @@ def test_a_plain_trace_is_dropped(tier: Tier, sent: Sent, why: str) -> None:
 
     wait_for(f"decisions on all {expected} traces", lambda: decided() >= expected, 30)
     for trace_id in sent.kept.values():  # and the kept ones were exported to Jaeger by now
-        wait_for("kept traces in Jaeger", lambda t=trace_id: jaeger_trace(tier.jaeger, t), 30)
+        wait_for(
+            "kept traces in Jaeger", functools.partial(jaeger_trace, tier.jaeger, trace_id), 30
+        )
     assert jaeger_trace(tier.jaeger, sent.dropped[why]) is None
 
 

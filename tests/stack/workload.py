@@ -30,7 +30,7 @@ QUERIES = ("acme revenue", "acme competitors", "warehouse robot market")
 
 @agentspans.tool("web_search")
 def web_search(query: str) -> list[str]:
-    time.sleep(0.02)
+    time.sleep(0.04)  # three of these in a row: ~80 ms to save by running them together
     return [f"https://search.invalid/{query.replace(' ', '-')}"]
 
 
