@@ -3,7 +3,9 @@ data: what is wrong with the input becomes a message in ``TraceAnalysis.problems
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_time_ns
@@ -21,7 +23,28 @@ def analyze(
     """Analyse every trace in ``records``: one result per root (see ``forest`` for how orphans,
     several roots and cycles are split), in a fixed order."""
     limits = thresholds if thresholds is not None else Thresholds()
-    return [analyze_tree(tree, limits) for tree in build_forest(records)]
+    with _cyclic_gc_paused():
+        return [analyze_tree(tree, limits) for tree in build_forest(records)]
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while analysing.
+
+    The analysis allocates many small lists and tuples, none in a reference cycle, that die
+    together when it returns; the collector's passes over them, and over the whole heap, were
+    a third of the analysis time (benchmarks/analysis_scaling.py). Reference counting still
+    frees everything, and the collector resumes afterwards (unless it was off to begin with;
+    an application that switches it off while an analysis runs finds it back on).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:

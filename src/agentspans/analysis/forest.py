@@ -100,11 +100,10 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
                 siblings.append(record.span_id)
 
     trees: list[Tree] = []
-    seen: set[str] = set()
     for root in roots:
-        trees.append(_grow(trace_id, root, spans, children, seen))
+        trees.append(_grow(trace_id, root, spans, children))
     for orphan in orphans:
-        tree = _grow(trace_id, orphan, spans, children, seen)
+        tree = _grow(trace_id, orphan, spans, children)
         missing = orphan.parent_id
         reason = (
             "names itself as its parent"
@@ -113,10 +112,13 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
         )
         tree.problems.append(f"{_label(orphan)} {reason}; its subtree is analysed on its own")
         trees.append(tree)
-    if len(seen) < len(spans):
+    reached = sum(len(tree) for tree in trees)
+    if reached < len(spans):
         # Whatever was not reached from a root sits on a cycle of parent links (or under one).
-        left = [r for r in spans.values() if r.span_id not in seen]
-        for record in left:
+        # Every span has one parent, so a walk from a root never meets a span twice; only here,
+        # inside a cycle, must the walk check.
+        seen = {record.span_id for tree in trees for record in tree.records}
+        for record in spans.values():
             if record.span_id in seen:
                 continue
             tree = _grow(trace_id, record, spans, children, seen)
@@ -147,7 +149,7 @@ def _grow(
     root: SpanRecord,
     spans: dict[str, SpanRecord],
     children_of: dict[str, list[str]],
-    seen: set[str],
+    seen: set[str] | None = None,
 ) -> Tree:
     """The tree under ``root`` in depth-first preorder (iterative: chains can be very deep)."""
     records: list[SpanRecord] = []
@@ -157,7 +159,8 @@ def _grow(
     problems: list[str] = []
     stack_ids = [root.span_id]
     stack_parents = [-1]
-    seen.add(root.span_id)
+    if seen is not None:
+        seen.add(root.span_id)
     while stack_ids:
         span_id = stack_ids.pop()
         parent_index = stack_parents.pop()
@@ -175,7 +178,12 @@ def _grow(
         starts.append(start)
         ends.append(end)
         kids = children_of.get(span_id)
-        if kids:
+        if not kids:
+            continue
+        if seen is None:
+            stack_ids.extend(reversed(kids))
+            stack_parents.extend([index] * len(kids))
+        else:
             for child_id in reversed(kids):
                 if child_id not in seen:
                     seen.add(child_id)
