@@ -86,6 +86,8 @@ if [ ! -x "$COLLECTOR_BIN" ]; then
   mkdir -p "$COLLECTOR_DIR"
   mv "$work/otelcol-agentspans" "$COLLECTOR_BIN.tmp" && mv "$COLLECTOR_BIN.tmp" "$COLLECTOR_BIN"
   rm -rf "$work" "$work.yaml"
+  # Older builds (another version or manifest) are 80 MB each and nothing uses them.
+  find "$CACHE" -maxdepth 1 -name 'otelcol-*' -type d ! -path "$COLLECTOR_DIR" -exec rm -rf {} +
   echo "build-stack: Collector $COLLECTOR_VERSION built in $(elapsed "$start")" >&2
 fi
 
@@ -103,6 +105,7 @@ if [ ! -x "$JAEGER_BIN" ]; then
   )
   mv "$work/jaeger" "$JAEGER_BIN.tmp" && mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
   rm -rf "$work"
+  find "$CACHE" -maxdepth 1 -name 'jaeger-*' -type d ! -path "$JAEGER_DIR" -exec rm -rf {} +
   echo "build-stack: Jaeger $JAEGER_VERSION built in $(elapsed "$start")" >&2
 fi
 

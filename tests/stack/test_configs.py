@@ -8,6 +8,7 @@ file pins, and docker-compose.yml passes Debian's ``docker-compose config``.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -131,3 +132,43 @@ def test_docker_compose_config_rejects_a_broken_file(tmp_path: Path) -> None:
     broken.write_text((REPO / "docker-compose.yml").read_text().replace("image:", "imagee:", 1))
     result = run([docker_compose, "-f", str(broken), "config"])
     assert result.returncode != 0
+
+
+def _dashboard_datasource_uids(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = set()
+        datasource = node.get("datasource")
+        if isinstance(datasource, dict) and "uid" in datasource:
+            found.add(str(datasource["uid"]))
+        for value in node.values():
+            found |= _dashboard_datasource_uids(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_dashboard_datasource_uids(v) for v in node)) if node else set()
+    return set()
+
+
+def test_grafana_provisioning_matches_the_dashboards_and_the_compose_file() -> None:
+    """Grafana itself cannot run here; what can be checked without it is checked."""
+    provisioning = REPO / "dashboards" / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "datasources.yaml").read_text())
+    uids = {d["uid"] for d in datasources["datasources"]}
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "dashboards.yaml").read_text())[
+        "providers"
+    ]
+    dashboards_in_container = provider["options"]["path"]
+    assert mounts["./dashboards"] == dashboards_in_container
+    assert mounts["./dashboards/provisioning"] == "/etc/grafana/provisioning"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(dashboards_in_container + "/")
+    assert (REPO / "dashboards" / home.removeprefix(dashboards_in_container + "/")).is_file()
+    files = sorted((REPO / "dashboards").glob("*.json"))
+    assert files
+    for path in files:
+        dashboard = json.loads(path.read_text())
+        assert _dashboard_datasource_uids(dashboard) <= uids, path.name
+        ids = [p["id"] for p in dashboard["panels"]]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate panel ids"
