@@ -248,9 +248,9 @@ def test_slow_tool_call() -> None:
     )
 
 
-def test_cost_hotspot_for_a_call_and_for_an_agent() -> None:
-    """Total $1.00: big call $0.70 (70% >= 50%). Agent writer makes two calls, $0.70 + $0.10 =
-    80%; agent research $0.20."""
+def test_cost_hotspot_for_a_call() -> None:
+    """Total $1.00: the big call costs $0.70 (70% >= 50%): high. Its agent, writer, carries 80%
+    but the one call explains it, so writer gets no finding of its own."""
     _, found = findings_of(
         [
             agent("root", None, 0, 100),
@@ -263,8 +263,32 @@ def test_cost_hotspot_for_a_call_and_for_an_agent() -> None:
         coordination_overhead_share=1.0,
     )
     hot = [f for f in found if f.kind == "cost_hotspot"]
-    assert [(f.span_ids, f.severity) for f in hot] == [(("big",), "high"), (("writer",), "high")]
-    assert hot[1].details["share"] == pytest.approx(0.8)
+    assert [(f.span_ids, f.severity) for f in hot] == [(("big",), "high")]
+    assert hot[0].details["share"] == pytest.approx(0.7)
+
+
+def test_cost_hotspot_for_an_agent_of_many_cheap_calls() -> None:
+    """writer: three calls of $0.20 = 60% of $1.00, none above 50% alone; research $0.40."""
+    _, found = findings_of(
+        [
+            agent("root", None, 0, 100),
+            agent("research", "root", 0, 30),
+            chat("r1", "research", 0, 30, cost=0.40),
+            agent("writer", "root", 30, 100),
+            chat("w1", "writer", 30, 50, cost=0.20),
+            chat("w2", "writer", 50, 70, cost=0.20),
+            chat("w3", "writer", 70, 100, cost=0.20),
+        ],
+        coordination_overhead_share=1.0,
+        parallelizable_min_calls=100,
+    )
+    hot = [f for f in found if f.kind == "cost_hotspot"]
+    assert [(f.span_ids, f.severity) for f in hot] == [(("writer",), "high")]
+    assert hot[0].details == {
+        "agent": "writer",
+        "cost_usd": pytest.approx(0.6),
+        "share": pytest.approx(0.6),
+    }
 
 
 def test_vram_pressure_names_the_innermost_spans_over_the_threshold() -> None:

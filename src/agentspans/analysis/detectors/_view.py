@@ -70,4 +70,16 @@ def human_ms(ns: float) -> str:
 
 
 def usd(amount: float) -> str:
+    if 0 < amount < 0.0001:
+        return "<$0.0001"
     return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
+
+
+def name_counts(names: list[str], limit: int = 4) -> str:
+    """'a, b x3 and 2 more': names in first-seen order, repeats counted."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    shown = [f"{name} x{count}" if count > 1 else name for name, count in counts.items()]
+    extra = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {extra} more" if extra > 0 else "")

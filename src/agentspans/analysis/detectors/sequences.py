@@ -12,7 +12,7 @@ are independent the trace cannot say; the message asks the reader to check.
 
 from __future__ import annotations
 
-from agentspans.analysis.detectors._view import TraceView, human_ms, ms
+from agentspans.analysis.detectors._view import TraceView, human_ms, ms, name_counts
 from agentspans.analysis.model import Finding
 
 KIND = "parallelizable_sequence"
@@ -56,8 +56,7 @@ def _close(view: TraceView, parent: int, run: list[int], findings: list[Finding]
     saving = sum(durations) - max(durations)
     if ms(saving) < limits.parallelizable_min_savings_ms or saving <= 0:
         return
-    names = [view.name(c) for c in run]
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    shown = name_counts([view.name(c) for c in run])
     findings.append(
         Finding(
             kind=KIND,

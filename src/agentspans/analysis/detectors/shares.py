@@ -8,7 +8,8 @@ critical path: time that would come off the trace if the coordinators did not id
 
 ``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
 at least two priced ones), or one agent's own calls (at least two of them, among at least two
-agents with a cost), carrying at least ``cost_hotspot_share`` of the cost. Severity follows the
+agents with a cost, and not already explained by one hot call of its own), carrying at least
+``cost_hotspot_share`` of the cost. Severity follows the
 share; no time saving.
 
 ``vram_pressure``: spans whose peak GPU memory use (``agentspans.gpu.memory.peak_utilization``,
@@ -43,6 +44,11 @@ def detect_coordination(view: TraceView) -> list[Finding]:
     )
     on_path = sum(view.path_self_ns.get(c, 0) for c in heavy)
     worst = heavy[0]
+    where = (
+        f"all in {view.name(worst)!r}"
+        if len(heavy) == 1
+        else f"most in {view.name(worst)!r} ({human_ms(view.own_ns[worst])})"
+    )
     return [
         Finding(
             kind=COORDINATION,
@@ -51,9 +57,8 @@ def detect_coordination(view: TraceView) -> list[Finding]:
             estimated_savings_ms=ms(on_path),
             message=(
                 f"Coordinators spent {human_ms(view.overhead_ns)} ({share:.0%} of the trace) in "
-                f"their own code between delegations, most in {view.name(worst)!r} "
-                f"({human_ms(view.own_ns[worst])}). Look there for blocking work, sleeps or "
-                "waits that could overlap with the agents' work."
+                f"their own code between delegations, {where}. Look there for blocking work, "
+                "sleeps or waits that could overlap with the agents' work."
             ),
             details={"overhead_ms": ms(view.overhead_ns), "share": share},
         )
@@ -67,11 +72,14 @@ def detect_cost(view: TraceView) -> list[Finding]:
         return []
     findings = []
     priced = [i for i in accounts.llm_nodes if accounts.cost[i] is not None]
+    # Agents whose cost one hot call already explains get no finding of their own.
+    explained: set[int] = set()
     if len(priced) >= 2:
         for i in priced:
             cost = accounts.cost[i] or 0.0
             share = cost / total
             if share >= limits.cost_hotspot_share:
+                explained.add(accounts.agent_of[i])
                 findings.append(
                     _cost_finding(
                         view,
@@ -89,6 +97,7 @@ def detect_cost(view: TraceView) -> list[Finding]:
         by_agent.setdefault(name, []).append(i)
     own_cost: dict[str, float] = {}
     own_calls: dict[str, int] = {}
+    explained_names = {names[a] for a in explained if a >= 0}
     for i in priced:
         owner = accounts.agent_of[i]
         if owner >= 0:
@@ -98,7 +107,11 @@ def detect_cost(view: TraceView) -> list[Finding]:
     if len(own_cost) >= 2:
         for name in sorted(own_cost):
             share = own_cost[name] / total
-            if share >= limits.cost_hotspot_share and own_calls[name] >= 2:
+            if (
+                share >= limits.cost_hotspot_share
+                and own_calls[name] >= 2
+                and name not in explained_names
+            ):
                 findings.append(
                     _cost_finding(
                         view,
