@@ -378,16 +378,18 @@ class MetricsInstallation:
         if self._stopped:
             return
         self._stopped = True
-        _gauge_sampler = None
-        if self.owned:
-            from agentspans._setup import _SilenceExporterRetries
+        if not self.owned:
+            _gauge_sampler = None  # the app's provider goes on collecting: no more GPU readings
+            return
+        from agentspans._setup import _SilenceExporterRetries
 
-            atexit.unregister(self.shutdown)
-            # The exporter's retry warnings stay quiet until its last retry has given up.
-            silencer = _SilenceExporterRetries()
-            silencer.install()
-            wait_s = min(self.shutdown_timeout_s, _FINAL_EXPORT_WAIT_S)
-            _bounded(self.provider.shutdown, wait_s, then=silencer.remove)
+        atexit.unregister(self.shutdown)
+        # The exporter's retry warnings stay quiet until its last retry has given up.
+        silencer = _SilenceExporterRetries()
+        silencer.install()
+        wait_s = min(self.shutdown_timeout_s, _FINAL_EXPORT_WAIT_S)
+        _bounded(self.provider.shutdown, wait_s, then=silencer.remove)
+        _gauge_sampler = None  # only now: the final collection reads the GPUs once more
 
 
 def _bounded(call: Callable[[], Any], timeout_s: float, then: Callable[[], None]) -> None:

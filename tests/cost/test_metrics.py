@@ -362,7 +362,9 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_metrics_reach_a_real_otlp_http_receiver() -> None:
+def test_metrics_reach_a_real_otlp_http_receiver(monkeypatch: pytest.MonkeyPatch) -> None:
+    device = FakeDevice("Fake L4", total=24 * GIB, used=5 * GIB, utilization_percent=60)
+    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml([device]))
     bodies: list[tuple[str, bytes]] = []
     handler = type("Receiver", (_Receiver,), {"bodies": bodies})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -373,7 +375,7 @@ def test_metrics_reach_a_real_otlp_http_receiver() -> None:
             exporter="otlp",
             otlp_protocol="http/protobuf",
             otlp_endpoint=f"http://127.0.0.1:{server.server_address[1]}/v1/traces",
-            resources=False,
+            resource_interval_s=0.005,
         )
         try:
             current = agentspans.instrumentation()
@@ -384,7 +386,7 @@ def test_metrics_reach_a_real_otlp_http_receiver() -> None:
                 "gpt-4o",
                 **{"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2},
             ):
-                pass
+                time.sleep(0.05)  # the sampler reads the GPU meanwhile
         finally:
             agentspans.uninstrument()  # flushes the held trace, then the metrics
     finally:
@@ -402,4 +404,7 @@ def test_metrics_reach_a_real_otlp_http_receiver() -> None:
     assert names[semconv.METRIC_TOKEN_USAGE] == "{token}"
     assert names[semconv.METRIC_OPERATION_DURATION] == "s"
     assert names[semconv.METRIC_COST] == "{USD}"
+    # The final collection at uninstrument() still read the GPU gauges.
+    assert names[semconv.METRIC_GPU_MEMORY_USAGE] == "By"
+    assert names[semconv.METRIC_GPU_UTILIZATION] == "1"
     assert "/v1/traces" in {path for path, _ in bodies}
