@@ -18,6 +18,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def binaries() -> Iterator[Binaries]:
     """Fails (never skips) with the reason when the binaries cannot be had on this machine."""
     try:
-        yield stack_binaries()
+        found = stack_binaries()
     except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    else:
+        yield found
+        return
+    pytest.fail(problem, pytrace=False)
