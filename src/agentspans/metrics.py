@@ -235,8 +235,8 @@ class SpanMetrics:
                 # One finding may be written on each span it concerns: count it once.
                 key = (
                     kind,
-                    _hashable(attributes.get(semconv.FINDING_EVENT_SPAN_IDS)),
                     attributes.get(semconv.FINDING_EVENT_MESSAGE),
+                    *_span_ids_key(attributes.get(semconv.FINDING_EVENT_SPAN_IDS)),
                 )
                 if key in seen:
                     continue
@@ -257,8 +257,11 @@ class SpanMetrics:
                     self._findings.add(1, {**base, semconv.FINDING_KIND: kind})
 
 
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
+def _span_ids_key(ids: Any) -> tuple[Any, ...]:
+    """A finding's span ids in O(1): a long sequential run can list thousands of them."""
+    if isinstance(ids, (list, tuple)) and ids:
+        return len(ids), ids[0], ids[-1]
+    return (ids,)
 
 
 def _gpu_attributes(index: int, name: str | None) -> dict[str, AttributeValue]:
