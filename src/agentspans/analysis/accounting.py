@@ -62,6 +62,12 @@ class Accounts:
     agent_nodes: list[int]
     # Spans with a known peak GPU memory utilization, and that utilization.
     vram_utilization: dict[int, float]
+    # Counted LLM calls and tool calls whose status is ERROR.
+    failed: set[int]
+    # Counted LLM calls' model context window and output speed, where recorded. Read here, in
+    # the one pass over every span's attributes, so that detectors need not touch them again.
+    context_window: dict[int, float]
+    tokens_per_s: dict[int, float]
 
 
 def _utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
@@ -91,6 +97,9 @@ def account(tree: Tree) -> Accounts:
     tool_nodes: list[int] = []
     agent_nodes: list[int] = []
     utilization: dict[int, float] = {}
+    failed: set[int] = set()
+    windows: dict[int, float] = {}
+    speeds: dict[int, float] = {}
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
     op_key, agent_op, tool_op = (
@@ -122,16 +131,23 @@ def account(tree: Tree) -> Accounts:
             tool[i] = True
             tool_nodes.append(i)
             fingerprints[i] = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
+            if records[i].error:
+                failed.add(i)
         elif op in _LLM:
             in_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
             out_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
             usd = _amount(attributes.get(semconv.COST_USD))
             fp = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
+            window = _positive(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+            speed = _positive(attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
             if above < 0:
                 llm[i] = True
                 llm_nodes.append(i)
                 outer_llm[i] = i
                 inputs[i], outputs[i], cost[i], fingerprints[i] = in_tokens, out_tokens, usd, fp
+                if records[i].error:
+                    failed.add(i)
+                above = i
             else:
                 if inputs[above] is None:
                     inputs[above] = in_tokens
@@ -141,6 +157,10 @@ def account(tree: Tree) -> Accounts:
                     cost[above] = usd
                 if fingerprints[above] is None:
                     fingerprints[above] = fp
+            if window is not None:
+                windows.setdefault(above, window)
+            if speed is not None:
+                speeds.setdefault(above, speed)
     return Accounts(
         operation,
         llm,
@@ -156,7 +176,16 @@ def account(tree: Tree) -> Accounts:
         tool_nodes,
         agent_nodes,
         utilization,
+        failed,
+        windows,
+        speeds,
     )
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 < value < math.inf else None
 
 
 def _text(value: Any) -> str | None:

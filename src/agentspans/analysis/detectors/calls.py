@@ -17,8 +17,6 @@ have taken less at the threshold speed, whichever is larger.
 
 from __future__ import annotations
 
-from typing import Any
-
 from agentspans import semconv
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms
 from agentspans.analysis.model import Finding
@@ -28,20 +26,14 @@ SLOW_LLM = "slow_llm_call"
 SLOW_TOOL = "slow_tool_call"
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        return None
-    return float(value)
-
-
 def detect_prompt_heavy(view: TraceView) -> list[Finding]:
-    tree, accounts, limits = view.tree, view.accounts, view.thresholds
+    accounts, limits = view.accounts, view.thresholds
     trace_input = view.subtrees.input_tokens[0]
-    operation, inputs, outputs, records = (
+    operation, inputs, outputs, windows = (
         accounts.operation,
         accounts.input_tokens,
         accounts.output_tokens,
-        tree.records,
+        accounts.context_window,
     )
     findings = []
     for i in accounts.llm_nodes:
@@ -49,7 +41,7 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
         if not tokens_in or operation[i] == semconv.OP_EMBEDDINGS:
             continue
         tokens_out = outputs[i] or 0
-        window = _number(records[i].attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+        window = windows.get(i)
         fill = tokens_in / window if window else None
         ratio = tokens_in / tokens_out if tokens_out else float("inf")
         heavy = tokens_in >= limits.prompt_heavy_min_input_tokens and (
@@ -87,7 +79,12 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
 
 def detect_slow_llm(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
-    start, end, records, outputs = tree.start, tree.end, tree.records, accounts.output_tokens
+    start, end, outputs, speeds = (
+        tree.start,
+        tree.end,
+        accounts.output_tokens,
+        accounts.tokens_per_s,
+    )
     limit_ns = limits.slow_llm_call_ms * 1e6
     min_tokens = max(limits.slow_llm_min_output_tokens, 1)
     min_speed = limits.slow_llm_tokens_per_s
@@ -97,7 +94,7 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
         tokens_out = outputs[i] or 0
         speed = None
         if min_speed and tokens_out >= min_tokens:
-            speed = _number(records[i].attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
+            speed = speeds.get(i)
             if speed is None and duration > 0:
                 speed = tokens_out / (duration / 1e9)
             if speed is not None and speed >= min_speed:

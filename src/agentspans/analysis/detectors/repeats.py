@@ -41,11 +41,11 @@ def _retry_in(view: TraceView, failed: int, group: list[int], position: int) -> 
 
 def detect_repeats(view: TraceView) -> list[Finding]:
     tree, accounts = view.tree, view.accounts
-    fingerprint, records = accounts.fingerprint, tree.records
+    fingerprint, failed = accounts.fingerprint, accounts.failed
     groups: dict[str, list[int]] = {}
     for call in view.calls():
         fp = fingerprint[call]
-        if fp is not None and not records[call].error:
+        if fp is not None and call not in failed:
             group = groups.get(fp)
             if group is None:
                 groups[fp] = [call]
@@ -98,7 +98,7 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 def detect_retries(view: TraceView) -> list[Finding]:
     tree = view.tree
     calls = view.calls()
-    failed = [call for call in calls if tree.records[call].error]
+    failed = [call for call in calls if call in view.accounts.failed]
     if not failed:
         return []
     fingerprint = view.accounts.fingerprint
@@ -119,7 +119,7 @@ def detect_retries(view: TraceView) -> list[Finding]:
             group = by_key.get(key)
             if group is None:
                 continue
-            if tree.records[call].error:
+            if call in view.accounts.failed:
                 memberships.setdefault(call, []).append((group, len(group)))
             group.append(call)
     next_of: dict[int, int] = {}
@@ -138,7 +138,7 @@ def detect_retries(view: TraceView) -> list[Finding]:
         last = chain[-1]
         saving = tree.start[last] - tree.start[first]
         failures = len(chain) - 1
-        outcome = "failed too" if tree.records[last].error else "succeeded"
+        outcome = "failed too" if last in view.accounts.failed else "succeeded"
         findings.append(
             Finding(
                 kind=RETRY,
