@@ -18,6 +18,7 @@ import time
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -351,9 +352,7 @@ def test_analyze_jaeger_prints_the_in_process_analysis(
     )
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "agentspans.cli",
+            str(Path(sys.executable).with_name("agentspans")),  # the installed console script
             "analyze",
             "--jaeger",
             stack_run.jaeger.url("query"),
