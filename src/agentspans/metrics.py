@@ -29,7 +29,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger
-from agentspans.processors.enrich import read_llm_call
+from agentspans.processors.enrich import LlmCall, read_llm_call
 from agentspans.resources import GpuReading, ResourceSampler
 
 # The GenAI conventions' advised histogram boundaries.
@@ -71,14 +71,23 @@ class _Batch:
     spans: Sequence[ReadableSpan]
     by_id: dict[int, ReadableSpan] = field(default_factory=dict)
     children: dict[int, list[ReadableSpan]] = field(default_factory=dict)
+    # Each span's LLM call (None: not an LLM span), read once per batch.
+    calls: dict[int, LlmCall | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for span in self.spans:
             span_id, parent_id = _span_id(span), _parent_id(span)
             if span_id is not None:
                 self.by_id[span_id] = span
+                self.calls[span_id] = read_llm_call(span.attributes or {})
             if parent_id is not None:
                 self.children.setdefault(parent_id, []).append(span)
+
+    def call(self, span: ReadableSpan) -> LlmCall | None:
+        span_id = _span_id(span)
+        if span_id is None:
+            return read_llm_call(span.attributes or {})
+        return self.calls.get(span_id)
 
     def ancestors(self, span: ReadableSpan) -> Iterable[ReadableSpan]:
         seen: set[int] = set()
@@ -112,10 +121,6 @@ class _Batch:
             ):
                 return name
         return None
-
-
-def _is_llm(span: ReadableSpan) -> bool:
-    return read_llm_call(span.attributes or {}) is not None
 
 
 def _nonnegative(value: Any) -> float | None:
@@ -163,17 +168,16 @@ class SpanMetrics:
         """Record the measurements of a batch of finished spans (one local trace, or fewer)."""
         batch = _Batch(spans)
         for span in spans:
-            if _is_llm(span) and not any(_is_llm(a) for a in batch.ancestors(span)):
-                self._record_llm(span, batch)
+            call = batch.call(span)
+            if call is not None and not any(batch.call(a) for a in batch.ancestors(span)):
+                self._record_llm(span, call, batch)
         self._record_findings(batch)
 
-    def _record_llm(self, span: ReadableSpan, batch: _Batch) -> None:
+    def _record_llm(self, span: ReadableSpan, call: LlmCall, batch: _Batch) -> None:
         attributes = span.attributes or {}
         dimensions: dict[str, AttributeValue] = {
             name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
         }
-        call = read_llm_call(attributes)
-        assert call is not None
         dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
         if call.provider is not None:
             dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
@@ -181,10 +185,9 @@ class SpanMetrics:
         if agent is not None:
             dimensions[semconv.GEN_AI_AGENT_NAME] = agent
         # What a nested LLM span of the same call measured fills what this one lacks.
-        nested = [
-            d.attributes or {} for d in batch.descendants(span) if _is_llm(d) and d.attributes
-        ]
-        calls = [call, *(c for c in map(read_llm_call, nested) if c is not None)]
+        nested_spans = [d for d in batch.descendants(span) if batch.call(d) is not None]
+        nested = [d.attributes or {} for d in nested_spans]
+        calls = [call, *(c for d in nested_spans if (c := batch.call(d)) is not None)]
         input_tokens = next((c.input_tokens for c in calls if c.input_tokens is not None), None)
         output_tokens = next((c.output_tokens for c in calls if c.output_tokens is not None), None)
         for token_type, count in (
