@@ -231,6 +231,13 @@ class PriceTable:
         self._by_length = sorted(self._models, key=len, reverse=True)
         self._cache: dict[tuple[str, str | None], tuple[str, Price] | None] = {}
         self.as_of = as_of
+        # Names listed only with a seller's prefix ("mistral/mistral-large-latest",
+        # "groq/openai/gpt-oss-120b"), by their last segment, for calls that send the bare name.
+        self._sellers: dict[str, list[tuple[str, Price]]] = {}
+        for key, price in self._models.items():
+            bare = key.rsplit("/", 1)[-1]
+            if bare != key and bare not in self._models:
+                self._sellers.setdefault(bare, []).append((key, price))
 
     def __len__(self) -> int:
         return len(self._models)
@@ -291,11 +298,31 @@ class PriceTable:
                 price = self._models.get(candidate)
                 if price is not None:
                     return candidate, price
+        bare = names[-1]
+        for candidate in (bare, _DATE_SUFFIX.sub("", bare)):
+            found = self._only_seller(candidate, provider)
+            if found is not None:
+                return found
         for name in names:
             for key in self._by_length:
                 if name.startswith(key) and name[len(key) : len(key) + 1] in _PREFIX_SEPARATORS:
                     return key, self._models[key]
         return None
+
+    def _only_seller(self, bare: str, provider: str | None) -> tuple[str, Price] | None:
+        """The entry for a bare name listed only under sellers' prefixes: the span's provider's
+        own listing, else the listing when every seller charges the same. Sellers that charge
+        differently, with none of them the span's provider, give no price: it would be a guess."""
+        sellers = self._sellers.get(bare, [])
+        if provider is not None:
+            prefix = _PROVIDER_PREFIXES.get(provider, provider)
+            own = [s for s in sellers if s[0].startswith(prefix + "/") or s[1].provider == prefix]
+            if own:
+                sellers = own
+        rates = {
+            (p.input, p.output, p.cached_input, p.cache_write_input, p.tiers) for _, p in sellers
+        }
+        return min(sellers, key=lambda seller: seller[0]) if len(rates) == 1 else None
 
     def quote(self, model: str, usage: Usage, provider: str | None = None) -> Quote:
         """The cost of one call, or why there is none (``unknown`` model, ``self_hosted``)."""

@@ -296,3 +296,26 @@ def test_bundled_table_is_large_dated_and_attributed() -> None:
     assert sum("context_window" in entry for entry in models.values()) > 2_000
     assert TABLE["as_of"] and "LiteLLM" in TABLE["source"] and "MIT" in TABLE["license"]
     assert len(default_table()) == len(models)
+
+
+SELLERS = {
+    "models": {
+        "mistral/acme-large": {"input": 2.0, "output": 6.0, "provider": "mistral"},
+        "azure_ai/acme-large": {"input": 2.0, "output": 6.0, "provider": "azure_ai"},
+        "groq/acme/open-120b": {"input": 0.15, "output": 0.6, "provider": "groq"},
+        "together_ai/acme/open-120b": {"input": 0.9, "output": 0.9, "provider": "together_ai"},
+    }
+}
+
+
+def test_bare_name_listed_only_by_sellers() -> None:
+    table = PriceTable.from_document(SELLERS, "test")
+    # Every seller charges the same: that price, whoever sells it.
+    found = table.lookup("acme-large")
+    assert found is not None and found[1].input == 2.0
+    # Sellers disagree: the span's provider picks its own listing...
+    groq = table.lookup("open-120b", "groq")
+    assert groq is not None and groq[0] == "groq/acme/open-120b"
+    # ...and without one (or with another seller) there is no price rather than a guess.
+    assert table.lookup("open-120b") is None
+    assert table.lookup("open-120b", "fireworks_ai") is None
