@@ -31,7 +31,8 @@ def _openai(server: FakeProvider, prompt: str, key: str) -> None:
     messages = [{"role": "user", "content": prompt}]
     client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
-    client.responses.create(model="gpt-4.1-mini", input=prompt)
+    if hasattr(client, "responses"):  # openai 1.66+
+        client.responses.create(model="gpt-4.1-mini", input=prompt)
     client.embeddings.create(model="text-embedding-3-small", input=prompt)
     _swallow(lambda: client.chat.completions.create(model="gpt-4o-mini+429", messages=messages))
     _swallow(lambda: client.chat.completions.create(model="gpt-4o-mini+500", messages=messages))

@@ -118,6 +118,10 @@ def test_litellm_calling_the_openai_sdk_is_one_span_counted_once(
     ]
     try:
         in_agent(lambda: litellm.completion(model="via-sdk/gpt-4o-mini", messages=MESSAGES))
+    except litellm.APIConnectionError as exc:
+        if "not a valid LlmProviders" not in str(exc):
+            raise
+        pytest.skip("this litellm cannot register a custom provider at run time")
     finally:
         litellm.custom_provider_map = before
     assert len(provider.requests) >= 1

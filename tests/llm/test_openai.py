@@ -25,6 +25,20 @@ from agentspans.wrappers import _tokens
 
 openai = pytest.importorskip("openai")
 
+HAS_RESPONSES = hasattr(openai.OpenAI(api_key="x"), "responses")  # the Responses API: 1.66+
+needs_responses = pytest.mark.skipif(not HAS_RESPONSES, reason="openai without the Responses API")
+
+
+def stream_helper(client: Any) -> Any:
+    """``chat.completions.stream``; before openai 1.92 it lived under ``beta``."""
+    completions = client.chat.completions
+    return (
+        completions.stream
+        if hasattr(completions, "stream")
+        else client.beta.chat.completions.stream
+    )
+
+
 MESSAGES = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Say hello to the test suite"},
@@ -207,7 +221,7 @@ async def test_async_stream_closed_halfway(spans: CapturedSpans, async_openai_cl
 
 def test_stream_helper_is_one_span(spans: CapturedSpans, openai_client: Any) -> None:
     def call() -> str:
-        with openai_client.chat.completions.stream(
+        with stream_helper(openai_client)(
             model="gpt-4o-mini", messages=MESSAGES, stream_options={"include_usage": True}
         ) as stream:
             for _ in stream:
@@ -222,16 +236,14 @@ def test_stream_helper_is_one_span(spans: CapturedSpans, openai_client: Any) -> 
 
 
 def test_stream_helper_left_early_closes_the_span(spans: CapturedSpans, openai_client: Any) -> None:
-    with openai_client.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+    with stream_helper(openai_client)(model="gpt-4o-mini", messages=MESSAGES) as stream:
         for _ in stream:
             break
     assert only_llm_span(spans).attributes[semconv.STREAM_OUTCOME] == "closed"
 
 
 async def test_async_stream_helper(spans: CapturedSpans, async_openai_client: Any) -> None:
-    async with async_openai_client.chat.completions.stream(
-        model="gpt-4o-mini", messages=MESSAGES
-    ) as stream:
+    async with stream_helper(async_openai_client)(model="gpt-4o-mini", messages=MESSAGES) as stream:
         async for _ in stream:
             pass
     span = only_llm_span(spans)
@@ -283,6 +295,7 @@ def assert_responses_usage(attrs: Any) -> None:
     assert attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 3
 
 
+@needs_responses
 def test_responses_create(spans: CapturedSpans, openai_client: Any) -> None:
     result = in_agent(
         lambda: openai_client.responses.create(
@@ -300,6 +313,7 @@ def test_responses_create(spans: CapturedSpans, openai_client: Any) -> None:
     assert_under_agent(spans, span)
 
 
+@needs_responses
 def test_responses_stream(spans: CapturedSpans, openai_client: Any) -> None:
     events = in_agent(
         lambda: list(openai_client.responses.create(model="gpt-4.1-mini", input="Hi", stream=True))
@@ -313,6 +327,7 @@ def test_responses_stream(spans: CapturedSpans, openai_client: Any) -> None:
     assert_under_agent(spans, span)
 
 
+@needs_responses
 async def test_async_responses_and_stream_helper(
     spans: CapturedSpans, async_openai_client: Any
 ) -> None:
@@ -370,15 +385,19 @@ async def test_concurrent_calls_each_under_their_own_agent(
 def test_uninstrument_restores_the_exact_methods(openai_client: Any) -> None:
     from openai.resources.chat.completions import AsyncCompletions, Completions
     from openai.resources.embeddings import Embeddings
-    from openai.resources.responses import Responses
 
-    before = [vars(c)["create"] for c in (Completions, AsyncCompletions, Responses, Embeddings)]
+    classes = [Completions, AsyncCompletions, Embeddings]
+    if HAS_RESPONSES:
+        from openai.resources.responses import Responses
+
+        classes.append(Responses)
+    before = [vars(c)["create"] for c in classes]
     agentspans.instrument(exporter="none", resources=False, analysis=False)
     try:
         assert vars(Completions)["create"] is not before[0]
     finally:
         agentspans.uninstrument()
-    after = [vars(c)["create"] for c in (Completions, AsyncCompletions, Responses, Embeddings)]
+    after = [vars(c)["create"] for c in classes]
     assert all(a is b for a, b in zip(after, before, strict=True))
 
 

@@ -44,6 +44,11 @@ ASYNC_CALLS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
+HAS_RESPONSES = hasattr(openai.OpenAI(api_key="x"), "responses")
+if not HAS_RESPONSES:  # openai before 1.66
+    SYNC_CALLS = {k: v for k, v in SYNC_CALLS.items() if not k.startswith("responses")}
+
+
 def _client(provider: Any, asynchronous: bool = False) -> Any:
     cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
     return cls(base_url=provider.base_url, api_key="sk-test", max_retries=0)
@@ -55,12 +60,14 @@ def check_span(span: Any, fault: str, outcome: Outcome) -> None:
         assert span.status.status_code is StatusCode.ERROR
         assert attrs[semconv.ERROR_TYPE].split(".")[-1] == outcome.error_type.__name__
         assert span.status.description == attrs[semconv.ERROR_TYPE]  # no message: may echo keys
-        assert not span.events  # no exception event with the message either
+        # no exception event carrying the message either (findings may add their own events)
+        assert not [e for e in span.events if e.name == "exception"]
         if outcome.status_code is not None and fault in ("429", "500"):
             assert attrs[semconv.HTTP_RESPONSE_STATUS_CODE] == int(fault)
         return
     assert span.status.status_code is StatusCode.UNSET
-    if fault in ("missing_usage", "nulls"):
+    # no usage received: none recorded, unless a tokenizer estimated it (and said so)
+    if fault in ("missing_usage", "nulls") and semconv.USAGE_ESTIMATED not in attrs:
         assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attrs
     if fault == "nulls":
         assert semconv.GEN_AI_RESPONSE_ID not in attrs

@@ -10,6 +10,7 @@ say which server it really was. Decided from the URL alone: never a network requ
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 OPENAI = "openai"
@@ -49,8 +50,13 @@ _HOST_WORDS: tuple[tuple[str, str], ...] = (
 
 def split_server(base_url: object) -> tuple[str | None, int | None]:
     """(host, port) of a base URL (a string or an ``httpx.URL``); the scheme's port if none."""
+    return _split(str(base_url))
+
+
+@lru_cache(maxsize=256)  # a process talks to few servers; parsing a URL per call is waste
+def _split(base_url: str) -> tuple[str | None, int | None]:
     try:
-        parts = urlsplit(str(base_url))
+        parts = urlsplit(base_url)
         host = parts.hostname
         port = parts.port
     except ValueError:
@@ -60,6 +66,7 @@ def split_server(base_url: object) -> tuple[str | None, int | None]:
     return host or None, port
 
 
+@lru_cache(maxsize=256)
 def provider_for(host: str | None, port: int | None) -> str:
     """The provider name for a server at ``host:port`` reached with the openai client."""
     if host is None:

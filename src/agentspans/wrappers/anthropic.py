@@ -14,7 +14,7 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME
-from agentspans.wrappers import _content, _providers, _tokens
+from agentspans.wrappers import _content, _providers, _tokens, _versions
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -269,6 +269,7 @@ def stream_factory(owner: Any, attribute: str, raw: Any) -> Any:
 
 def instrument(patches: Patches) -> None:
     """Register the anthropic patches; each applies when its module is (or was) imported."""
+    _versions.warn_if_unsupported("anthropic")
     for cls in ("Messages", "AsyncMessages"):
         patches.patch_path(f"anthropic.resources.messages:{cls}.create", create_factory)
         patches.patch_path(f"anthropic.resources.messages:{cls}.stream", stream_factory)

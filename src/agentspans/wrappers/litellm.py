@@ -13,7 +13,7 @@ from typing import Any
 
 from agentspans import semconv
 from agentspans._patching import Patches
-from agentspans.wrappers import _content, _providers, _tokens
+from agentspans.wrappers import _content, _providers, _tokens, _versions
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -165,5 +165,6 @@ def _factory(asynchronous: bool) -> Any:
 
 def instrument(patches: Patches) -> None:
     """Patch ``litellm.completion`` / ``litellm.acompletion`` (the package's own attributes)."""
+    _versions.warn_if_unsupported("litellm")
     patches.patch_path("litellm:completion", _factory(asynchronous=False))
     patches.patch_path("litellm:acompletion", _factory(asynchronous=True))

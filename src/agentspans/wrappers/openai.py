@@ -13,7 +13,7 @@ from typing import Any
 
 from agentspans import semconv
 from agentspans._patching import Patches
-from agentspans.wrappers import _content, _providers, _tokens
+from agentspans.wrappers import _content, _providers, _tokens, _versions
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -394,5 +394,6 @@ PATCHES: tuple[tuple[str, RequestBuilder, Any], ...] = (
 
 def instrument(patches: Patches) -> None:
     """Register the openai patches; each applies when its module is (or already was) imported."""
+    _versions.warn_if_unsupported("openai")
     for path, build, reader in PATCHES:
         patches.patch_path(path, _factory(build, reader))

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs tests/llm against the OLDEST supported openai, anthropic and litellm releases (declared
+# in src/agentspans/wrappers/_versions.py) in a second virtual environment kept outside the
+# repository, so the main .venv keeps the newest. Usage: scripts/test-oldest.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${AGENTSPANS_OLDEST_VENV:-$HOME/.cache/agentspans/oldest-venv}
+
+# Read the pins from _versions.py without importing agentspans (python3 may lack its deps).
+pins=$("$PYTHON" - <<'PY'
+import ast
+tree = ast.parse(open("src/agentspans/wrappers/_versions.py").read())
+values = {}
+for node in tree.body:
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        values[node.target.id] = ast.literal_eval(node.value)
+pins = [f"{name}=={version}" for name, version in values["OLDEST"].items()]
+print(" ".join(pins + list(values["OLDEST_COMPANIONS"])))
+PY
+)
+stamp="$VENV/.agentspans-pins"
+
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$pins" ]; then
+  echo "== creating $VENV with: $pins"
+  rm -rf "$VENV"
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" -m pip install --quiet -e . pytest pytest-asyncio tiktoken $pins
+  echo "$pins" >"$stamp"
+fi
+
+"$VENV/bin/python" -m pip list 2>/dev/null | grep -iE '^(openai|anthropic|litellm|httpx) ' || true
+export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true
+exec "$VENV/bin/python" -m pytest tests/llm -q -p no:cacheprovider "$@"

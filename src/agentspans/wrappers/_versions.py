@@ -1,0 +1,49 @@
+"""The client library versions agentspans supports: declared here, and only here.
+
+``scripts/test-oldest.sh`` installs :data:`OLDEST` into a second virtual environment and runs
+``tests/llm`` there; the main environment tests the newest. A library older than its oldest
+supported version is still patched (most of the surface is stable), with one warning.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+
+from agentspans._errors import warn_once
+
+# The oldest release of each client that the test suite runs against.
+OLDEST: dict[str, str] = {
+    "openai": "1.55.3",  # the oldest that the oldest litellm accepts; Responses API from 1.66
+    "anthropic": "0.40.0",  # messages and the stream helper; native spans from 2.x
+    "litellm": "1.55.0",  # the oldest release the index still serves after 1.14
+}
+
+# What the oldest clients need beside them to install and run (their own loose pins allow
+# newer releases that broke them).
+OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+def supported(library: str, version: str) -> bool:
+    return _release(version) >= _release(OLDEST[library])
+
+
+def warn_if_unsupported(library: str) -> None:
+    """Warn once when the installed ``library`` is older than its oldest supported release."""
+    try:
+        installed = metadata.version(library)
+    except metadata.PackageNotFoundError:
+        return
+    if not supported(library, installed):
+        warn_once(
+            f"version:{library}",
+            "agentspans: %s %s is older than the oldest supported release %s; "
+            "its calls are traced on a best-effort basis",
+            library,
+            installed,
+            OLDEST[library],
+        )
