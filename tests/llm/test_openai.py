@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
-from tests.llm.conftest import only_llm_span
+from tests.llm.conftest import llm_spans, only_llm_span
 from tests.llm.servers import (
     EMBEDDING_USAGE,
     OPENAI_USAGE,
@@ -20,7 +20,7 @@ from tests.llm.servers import (
 
 import agentspans
 from agentspans import semconv
-from agentspans.testing import CapturedSpans
+from agentspans.testing import CapturedSpans, capture_spans
 from agentspans.wrappers import _tokens
 
 openai = pytest.importorskip("openai")
@@ -404,3 +404,56 @@ def test_uninstrument_restores_the_exact_methods(openai_client: Any) -> None:
 def test_untraced_when_not_instrumented(openai_client: Any) -> None:
     result = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert result.choices[0].message.content == REPLY_TEXT
+
+
+# -- content capture -----------------------------------------------------------------------------
+def test_capture_on_records_content_in_the_conventions_format(openai_client: Any) -> None:
+    import json
+
+    messages = [
+        *MESSAGES,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "add", "arguments": '{"a": 1}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "2"},
+    ]
+    with capture_spans(metrics=False, capture_content=True) as spans:
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        list(
+            openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            )
+        )
+    plain, streamed = sorted(llm_spans(spans), key=lambda s: s.start_time or 0)
+    attrs = plain.attributes
+    assert json.loads(attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": "You are terse."}
+    ]
+    assert json.loads(attrs[semconv.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": MESSAGES[1]["content"]}]},
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "call_1", "name": "add", "arguments": {"a": 1}}],
+        },
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "call_1", "response": "2"}],
+        },
+    ]
+    expected_output = [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": REPLY_TEXT}],
+            "finish_reason": "stop",
+        }
+    ]
+    assert json.loads(attrs[semconv.GEN_AI_OUTPUT_MESSAGES]) == expected_output
+    assert json.loads(streamed.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == expected_output
