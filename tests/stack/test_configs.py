@@ -172,3 +172,42 @@ def test_grafana_provisioning_matches_the_dashboards_and_the_compose_file() -> N
         assert _dashboard_datasource_uids(dashboard) <= uids, path.name
         ids = [p["id"] for p in dashboard["panels"]]
         assert len(ids) == len(set(ids)), f"{path.name}: duplicate panel ids"
+
+
+def _default_port(path: Path, variable: str) -> int:
+    """The port in a ``${env:VARIABLE:-host:port}`` default of a shipped config file."""
+    match = re.search(rf"\$\{{env:{variable}:-[^}}]*:(\d+)\}}", path.read_text())
+    assert match, f"{path.name}: no default for {variable}"
+    return int(match.group(1))
+
+
+def test_compose_ports_and_health_checks_match_the_config_defaults() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    config = COLLECTOR / "config.yaml"
+    collector_ports = {int(p.rsplit(":", 1)[1]) for p in services["otel-collector"]["ports"]}
+    assert collector_ports == {
+        _default_port(config, name)
+        for name in (
+            "AGENTSPANS_OTLP_GRPC_ENDPOINT",
+            "AGENTSPANS_OTLP_HTTP_ENDPOINT",
+            "AGENTSPANS_PROMETHEUS_EXPORTER_ENDPOINT",
+            "AGENTSPANS_HEALTH_ENDPOINT",
+        )
+    }
+    jaeger_config = REPO / "jaeger" / "config.yaml"
+    health = " ".join(services["jaeger"]["healthcheck"]["test"])
+    assert f":{_default_port(jaeger_config, 'JAEGER_HEALTH_ENDPOINT')}/" in health
+    query_port = _default_port(jaeger_config, "JAEGER_QUERY_HTTP_ENDPOINT")
+    assert [int(p.rsplit(":", 1)[1]) for p in services["jaeger"]["ports"]] == [query_port]
+    # The Collector sends to Jaeger's OTLP port and Prometheus scrapes the exporter's.
+    assert _default_port(config, "AGENTSPANS_JAEGER_OTLP_ENDPOINT") == _default_port(
+        jaeger_config, "JAEGER_OTLP_GRPC_ENDPOINT"
+    )
+    scrape = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in scrape["scrape_configs"]
+    }
+    assert targets["agentspans"] == [
+        f"otel-collector:{_default_port(config, 'AGENTSPANS_PROMETHEUS_EXPORTER_ENDPOINT')}"
+    ]
