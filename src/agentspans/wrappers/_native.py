@@ -124,7 +124,8 @@ def _before_end(span: Span, aliases: Aliases) -> None:
                         span.set_attribute(target, value)
         except Exception as exc:
             report_internal_error("native span aliases", exc)
-        original_end(end_time)
+        finally:
+            original_end(end_time)
 
     span.end = end  # type: ignore[method-assign]
 
