@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from agentspans.analysis.accounting import Accounts, Subtrees
 from agentspans.analysis.forest import Tree
+from agentspans.analysis.model import Finding
 from agentspans.analysis.thresholds import Thresholds
 
 
@@ -55,6 +58,25 @@ class TraceView:
 
     def time_share(self, ns: float) -> float:
         return ns / self.duration_ns if self.duration_ns > 0 else 0.0
+
+    def finding(
+        self,
+        kind: str,
+        nodes: Iterable[int],
+        saving_ns: float,
+        message: str,
+        details: Mapping[str, Any],
+        *,
+        share: float | None = None,
+        severity: str | None = None,
+    ) -> Finding:
+        """A finding about ``nodes``; its severity from ``share`` (default: the saving's share
+        of the trace's duration) unless given."""
+        if severity is None:
+            severity = self.severity(self.time_share(saving_ns) if share is None else share)
+        return Finding(
+            kind, severity, tuple(self.span_id(n) for n in nodes), ms(saving_ns), message, details
+        )
 
 
 def ms(ns: float) -> float:

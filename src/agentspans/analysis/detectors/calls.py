@@ -62,16 +62,16 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
         if fill is not None:
             details["context_window_share"] = fill
         findings.append(
-            Finding(
-                kind=PROMPT_HEAVY,
-                severity=view.severity(tokens_in / trace_input if trace_input else 1.0),
-                span_ids=(view.span_id(i),),
-                estimated_savings_ms=0.0,
-                message=(
+            view.finding(
+                PROMPT_HEAVY,
+                (i,),
+                0.0,
+                (
                     f"{view.name(i)!r} sent {' and '.join(reasons)}. Trim or summarise the "
                     "context, retrieve less, or cache the fixed prefix (prompt caching)."
                 ),
-                details=details,
+                details,
+                share=tokens_in / trace_input if trace_input else 1.0,
             )
         )
     return findings
@@ -113,16 +113,15 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
             details["output_tokens_per_s"] = speed
             reasons.append(f"produced {speed:.1f} output tokens/s (threshold {min_speed:g})")
         findings.append(
-            Finding(
-                kind=SLOW_LLM,
-                severity=view.severity(view.time_share(saving)),
-                span_ids=(view.span_id(i),),
-                estimated_savings_ms=ms(saving),
-                message=(
+            view.finding(
+                SLOW_LLM,
+                (i,),
+                saving,
+                (
                     f"{view.name(i)!r} {' and '.join(reasons)}. Use a faster or smaller model, "
                     "ask for shorter output, or stream it."
                 ),
-                details=details,
+                details,
             )
         )
     return findings
@@ -139,17 +138,16 @@ def detect_slow_tools(view: TraceView) -> list[Finding]:
             continue
         saving = duration - limits.slow_tool_call_ms * 1e6
         findings.append(
-            Finding(
-                kind=SLOW_TOOL,
-                severity=view.severity(view.time_share(saving)),
-                span_ids=(view.span_id(i),),
-                estimated_savings_ms=ms(saving),
-                message=(
+            view.finding(
+                SLOW_TOOL,
+                (i,),
+                saving,
+                (
                     f"{view.name(i)!r} took {human_ms(duration)} (threshold "
                     f"{human_ms(limits.slow_tool_call_ms * 1e6)}). Cache its result, add a "
                     "timeout, or run it concurrently with other work."
                 ),
-                details={"duration_ms": ms(duration)},
+                {"duration_ms": ms(duration)},
             )
         )
     return findings

@@ -15,7 +15,7 @@ last attempt's start: what the failures and the back-off cost.
 
 from __future__ import annotations
 
-from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
+from agentspans.analysis.detectors._view import TraceView, human_ms, usd
 from agentspans.analysis.model import Finding
 
 REPEATED = "repeated_call"
@@ -79,17 +79,17 @@ def detect_repeats(view: TraceView) -> list[Finding]:
         if costs:
             details["wasted_cost_usd"] = wasted
         findings.append(
-            Finding(
-                kind=REPEATED,
-                severity=view.severity(share),
-                span_ids=tuple(view.span_id(c) for c in group),
-                estimated_savings_ms=ms(saving),
-                message=(
+            view.finding(
+                REPEATED,
+                group,
+                saving,
+                (
                     f"{view.name(group[0])!r} was made {len(group)} times with an identical "
                     f"request; the {len(repeats)} repeat(s) wasted {human_ms(saving)}"
                     f"{waste_text}. Cache the result (or pass it along) instead of asking again."
                 ),
-                details=details,
+                details,
+                share=share,
             )
         )
     return findings
@@ -140,17 +140,16 @@ def detect_retries(view: TraceView) -> list[Finding]:
         failures = len(chain) - 1
         outcome = "failed too" if last in view.accounts.failed else "succeeded"
         findings.append(
-            Finding(
-                kind=RETRY,
-                severity=view.severity(view.time_share(saving)),
-                span_ids=tuple(view.span_id(c) for c in chain),
-                estimated_savings_ms=ms(saving),
-                message=(
+            view.finding(
+                RETRY,
+                chain,
+                saving,
+                (
                     f"{view.name(first)!r} failed {failures} time(s) and was retried (the last "
                     f"attempt {outcome}); failures and back-off cost {human_ms(saving)}. Find "
                     "why it fails (rate limits, timeouts, bad arguments) rather than retrying."
                 ),
-                details={"attempts": len(chain), "failures": failures},
+                {"attempts": len(chain), "failures": failures},
             )
         )
     return findings

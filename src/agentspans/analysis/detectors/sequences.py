@@ -58,18 +58,17 @@ def _close(view: TraceView, parent: int, run: list[int], findings: list[Finding]
         return
     shown = name_counts([view.name(c) for c in run])
     findings.append(
-        Finding(
-            kind=KIND,
-            severity=view.severity(view.time_share(saving)),
-            span_ids=tuple(view.span_id(c) for c in run),
-            estimated_savings_ms=ms(saving),
-            message=(
+        view.finding(
+            KIND,
+            run,
+            saving,
+            (
                 f"{len(run)} calls under {view.name(parent)!r} ran one after another "
                 f"({shown}; {human_ms(sum(durations))} in all). If they do not depend on each "
                 f"other, run them concurrently (asyncio.gather or a thread pool) to save about "
                 f"{human_ms(saving)}."
             ),
-            details={
+            {
                 "parent_span_id": view.span_id(parent),
                 "calls": len(run),
                 "sequential_ms": ms(sum(durations)),

@@ -20,8 +20,6 @@ High from ``vram_pressure_high_utilization``, else medium.
 
 from __future__ import annotations
 
-from typing import Any
-
 from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
 from agentspans.analysis.model import Finding
@@ -50,17 +48,16 @@ def detect_coordination(view: TraceView) -> list[Finding]:
         else f"most in {view.name(worst)!r} ({human_ms(view.own_ns[worst])})"
     )
     return [
-        Finding(
-            kind=COORDINATION,
-            severity=view.severity(view.time_share(on_path)),
-            span_ids=tuple(view.span_id(c) for c in heavy),
-            estimated_savings_ms=ms(on_path),
-            message=(
+        view.finding(
+            COORDINATION,
+            heavy,
+            on_path,
+            (
                 f"Coordinators spent {human_ms(view.overhead_ns)} ({share:.0%} of the trace) in "
                 f"their own code between delegations, {where}. Look there for blocking work, "
                 "sleeps or waits that could overlap with the agents' work."
             ),
-            details={"overhead_ms": ms(view.overhead_ns), "share": share},
+            {"overhead_ms": ms(view.overhead_ns), "share": share},
         )
     ]
 
@@ -81,13 +78,14 @@ def detect_cost(view: TraceView) -> list[Finding]:
             if share >= limits.cost_hotspot_share:
                 explained.add(accounts.agent_of[i])
                 findings.append(
-                    _cost_finding(
-                        view,
-                        (view.span_id(i),),
-                        share,
+                    view.finding(
+                        COST,
+                        (i,),
+                        0.0,
                         f"{view.name(i)!r} cost {usd(cost)}, {share:.0%} of the trace's "
                         f"{usd(total)}. Use a cheaper model for it, or send fewer tokens.",
                         {"cost_usd": cost, "share": share},
+                        share=share,
                     )
                 )
     by_agent: dict[str, list[int]] = {}
@@ -113,27 +111,18 @@ def detect_cost(view: TraceView) -> list[Finding]:
                 and name not in explained_names
             ):
                 findings.append(
-                    _cost_finding(
-                        view,
-                        tuple(view.span_id(i) for i in by_agent[name]),
-                        share,
+                    view.finding(
+                        COST,
+                        by_agent[name],
+                        0.0,
                         f"Agent {name!r} made {own_calls[name]} LLM calls costing "
                         f"{usd(own_cost[name])}, {share:.0%} of the trace's {usd(total)}. "
                         "Give it a cheaper model or fewer, shorter calls.",
                         {"agent": name, "cost_usd": own_cost[name], "share": share},
+                        share=share,
                     )
                 )
     return findings
-
-
-def _cost_finding(
-    view: TraceView,
-    span_ids: tuple[str, ...],
-    share: float,
-    message: str,
-    details: dict[str, Any],
-) -> Finding:
-    return Finding(COST, view.severity(share), span_ids, 0.0, message, details)
 
 
 def detect_vram(view: TraceView) -> list[Finding]:
@@ -154,16 +143,16 @@ def detect_vram(view: TraceView) -> list[Finding]:
     shown = innermost[:5]
     names = ", ".join(repr(view.name(i)) for i in shown)
     return [
-        Finding(
-            kind=VRAM,
-            severity="high" if peak >= limits.vram_pressure_high_utilization else "medium",
-            span_ids=tuple(view.span_id(i) for i in shown),
-            estimated_savings_ms=0.0,
-            message=(
+        view.finding(
+            VRAM,
+            shown,
+            0.0,
+            (
                 f"GPU memory reached {peak:.0%} of the device during {names}. Lower the batch "
                 "size or context length, free cached tensors, or quantise the model before it "
                 "runs out of memory."
             ),
-            details={"peak_utilization": peak, "spans_over": len(over)},
+            {"peak_utilization": peak, "spans_over": len(over)},
+            severity="high" if peak >= limits.vram_pressure_high_utilization else "medium",
         )
     ]
