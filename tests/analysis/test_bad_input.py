@@ -51,6 +51,27 @@ def test_remote_parent_is_a_local_root_not_a_problem() -> None:
     assert result.problems == ()
 
 
+def test_a_remote_parent_in_the_input_joins_the_trees() -> None:
+    """A whole distributed trace (Jaeger, or several processes' files): the server's local root
+    has a remote parent that is in the input, so the trace is one tree."""
+    (result,) = analyze(
+        [
+            agent("client", None, 0, 100),
+            span("server", "client", 10, 90, remote=True),
+            tool("work", "server", 20, 80),
+        ]
+    )
+    assert result.span_ids == ("client", "server", "work")
+    assert result.problems == ()
+    assert [s.span_id for s in result.critical_path] == [
+        "client",
+        "server",
+        "work",
+        "server",
+        "client",
+    ]
+
+
 def test_duplicated_span_ids_keep_the_first_copy() -> None:
     (result,) = analyze(
         [agent("root", None, 0, 100), tool("t", "root", 0, 10), tool("t", "root", 0, 90)]
