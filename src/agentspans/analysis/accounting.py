@@ -102,13 +102,25 @@ def account(tree: Tree) -> Accounts:
     speeds: dict[int, float] = {}
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
+    # Names bound locally: this loop runs once per span.
     op_key, agent_op, tool_op = (
         semconv.GEN_AI_OPERATION_NAME,
         semconv.OP_INVOKE_AGENT,
-        (semconv.OP_EXECUTE_TOOL),
+        semconv.OP_EXECUTE_TOOL,
     )
+    vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
+    fp_key, input_key, output_key, cost_key, window_key, speed_key = (
+        semconv.REQUEST_FINGERPRINT,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+        semconv.COST_USD,
+        semconv.REQUEST_CONTEXT_WINDOW,
+        semconv.OUTPUT_TOKENS_PER_SECOND,
+    )
+    llm_ops = _LLM
     for i in range(n):  # preorder
-        attributes = records[i].attributes
+        record = records[i]
+        attributes = record.attributes
         op = attributes.get(op_key)
         p = parent[i]
         above = outer_llm[p] if p >= 0 else -1
@@ -119,8 +131,8 @@ def account(tree: Tree) -> Accounts:
             agent_nodes.append(i)
         elif p >= 0:
             agent_of[i] = agent_of[p]
-        if semconv.VRAM_PEAK_BYTES in attributes or semconv.VRAM_UTILIZATION_PEAK in attributes:
-            peak = vram[i] = _count(attributes.get(semconv.VRAM_PEAK_BYTES))
+        if vram_key in attributes or utilization_key in attributes:
+            peak = vram[i] = _count(attributes.get(vram_key))
             share = _utilization(attributes, peak)
             if share is not None:
                 utilization[i] = share
@@ -130,22 +142,20 @@ def account(tree: Tree) -> Accounts:
         if op == tool_op:
             tool[i] = True
             tool_nodes.append(i)
-            fingerprints[i] = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
-            if records[i].error:
+            fingerprints[i] = _text(attributes.get(fp_key))
+            if record.error:
                 failed.add(i)
-        elif op in _LLM:
-            in_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_INPUT_TOKENS))
-            out_tokens = _count(attributes.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-            usd = _amount(attributes.get(semconv.COST_USD))
-            fp = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
-            window = _positive(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
-            speed = _positive(attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND))
+        elif op in llm_ops:
+            in_tokens = _count(attributes.get(input_key))
+            out_tokens = _count(attributes.get(output_key))
+            usd = _amount(attributes.get(cost_key))
+            fp = _text(attributes.get(fp_key))
             if above < 0:
                 llm[i] = True
                 llm_nodes.append(i)
                 outer_llm[i] = i
                 inputs[i], outputs[i], cost[i], fingerprints[i] = in_tokens, out_tokens, usd, fp
-                if records[i].error:
+                if record.error:
                     failed.add(i)
                 above = i
             else:
@@ -157,9 +167,11 @@ def account(tree: Tree) -> Accounts:
                     cost[above] = usd
                 if fingerprints[above] is None:
                     fingerprints[above] = fp
-            if window is not None:
+            window = attributes.get(window_key)
+            if window is not None and (window := _positive(window)) is not None:
                 windows.setdefault(above, window)
-            if speed is not None:
+            speed = attributes.get(speed_key)
+            if speed is not None and (speed := _positive(speed)) is not None:
                 speeds.setdefault(above, speed)
     return Accounts(
         operation,
