@@ -17,11 +17,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from agentspans.analysis import SpanRecord, analyze
 
@@ -90,6 +92,7 @@ def mixed(n: int, rng: random.Random) -> list[SpanRecord]:
         start = p_start + rng.randrange(0, max(width // 2, 1))
         end = min(p_end, start + rng.randrange(1, max(width // 3, 2)))
         kind = rng.random()
+        attrs: dict[str, Any]
         if kind < 0.15 and len(agents) < n // 5:
             attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": f"agent{i % 11}"}
             name = f"invoke_agent agent{i % 11}"
@@ -135,7 +138,19 @@ def _best(
     return best
 
 
+def _calibration_ms() -> float:
+    """CPU time of a fixed pure-Python loop: how fast this machine is right now."""
+
+    def loop() -> None:
+        total = 0
+        for i in range(1_000_000):
+            total += i
+
+    return _best(loop, 3, time.process_time) * 1000
+
+
 def scaling(sizes: Sequence[int]) -> bool:
+    print(f"calibration: a 1M-iteration Python loop takes {_calibration_ms():.1f} ms CPU here")
     print(f"analysis time (best of runs; ratio = growth / n-log-n growth from {sizes[0]} spans)")
     print("wall = elapsed; cpu = this process's CPU time (steadier on a shared machine)")
     print(
@@ -150,8 +165,9 @@ def scaling(sizes: Sequence[int]) -> bool:
             if len(result) != 1 or len(result[0].span_ids) != n:
                 raise SystemExit(f"{shape}: expected one tree of {n} spans")
             repeats = 5 if n <= 10_000 else 2
-            seconds = _best(lambda r=records: analyze(r), repeats)
-            cpu = _best(lambda r=records: analyze(r), repeats, time.process_time)
+            run = functools.partial(analyze, records)
+            seconds = _best(run, repeats)
+            cpu = _best(run, repeats, time.process_time)
             nlogn = n * math.log(n)
             # The growth check uses CPU time: other processes' load moves the wall clock.
             if base is None:
@@ -222,15 +238,16 @@ def hooks_only(count: int) -> None:
     """TraceProcessor.on_start / on_end alone, called on ended spans of a bare provider."""
     import gc
 
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import Span, TracerProvider
 
     import agentspans
 
     source = TracerProvider().get_tracer("bench")
-    spans = []
+    spans: list[Span] = []
     for _ in range(count // 100):  # traces of 100 spans, well under the per-trace cap
         with source.start_as_current_span("root"):
-            spans.extend(source.start_span("child") for _ in range(100))
+            # The SDK tracer makes SDK spans, which the processor's hooks take.
+            spans.extend(cast(Span, source.start_span("child")) for _ in range(100))
     for span in spans:
         span.end()
     installed = agentspans.instrument(
