@@ -20,6 +20,10 @@ import wrapt
 
 from agentspans._errors import report_internal_error
 
+# Every wrapt proxy (FunctionWrapper included) derives from this: in wrapt 2.x ObjectProxy is a
+# subclass beside FunctionWrapper, no longer their common base.
+_ANY_PROXY: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
 # Given (owner, attribute name, the original callable), the wrapt-style wrapper to install.
 WrapperFactory = Callable[[Any, str, Any], Callable[..., Any]]
 
@@ -52,7 +56,7 @@ def expand_wildcard(module: types.ModuleType, attribute_path: str) -> Iterator[t
         for part in parts[:-1]:
             owner = getattr(owner, part)
         for name, value in list(vars(owner).items()):
-            if name.startswith("_") or isinstance(value, wrapt.ObjectProxy):
+            if name.startswith("_") or isinstance(value, _ANY_PROXY):
                 continue
             function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
             if not inspect.isfunction(function):
@@ -82,7 +86,7 @@ class Patches:
         own = vars(owner)
         owned = attribute in own
         raw = own[attribute] if owned else getattr(owner, attribute)
-        if isinstance(raw, wrapt.ObjectProxy):
+        if isinstance(raw, _ANY_PROXY):
             return False  # patched already (by us through another path, or by someone else)
         installed = wrapt.FunctionWrapper(raw, make_wrapper(owner, attribute, raw))
         with self._lock:
