@@ -35,10 +35,11 @@ def trees(draw: st.DrawFn) -> list[Node]:
     nodes = [Node("n00", None, draw(st.integers(0, 10)), draw(st.integers(10, 60)), True)]
     for i in range(1, size):
         parent = nodes[draw(st.integers(0, i - 1))]
-        # Children mostly inside their parent, sometimes sticking out or wholly outside, with
-        # small integer times so that ties and back-to-back siblings are common.
+        # Children mostly inside their parent, sometimes sticking out or wholly outside, now
+        # and then ending before they start, with small integer times so that ties and
+        # back-to-back siblings are common.
         start = draw(st.integers(parent.start - 5, parent.end + 3))
-        end = start + draw(st.integers(0, 30))
+        end = start + draw(st.integers(-3, 30))
         nodes.append(Node(f"n{i:02d}", parent.id, start, end, draw(st.booleans())))
     return nodes
 
