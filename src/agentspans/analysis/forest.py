@@ -74,34 +74,44 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
     problems: list[str] = []
     spans: dict[str, SpanRecord] = {}
     repeats: dict[str, int] = {}
+    roots: list[SpanRecord] = []
+    orphans: list[SpanRecord] = []
+    # Children by parent id, whether or not the parent turns out to be in the input: one pass
+    # over the records, then one over the (far fewer) parent ids.
+    children: dict[str, list[str]] = {}
     for record in group:
-        if record.span_id in spans:
-            repeats[record.span_id] = repeats.get(record.span_id, 1) + 1
+        span_id = record.span_id
+        if span_id in spans:
+            repeats[span_id] = repeats.get(span_id, 1) + 1
+            continue
+        spans[span_id] = record
+        parent_id = record.parent_id
+        if parent_id is None:
+            roots.append(record)
+        elif parent_id == span_id:
+            orphans.append(record)
         else:
-            spans[record.span_id] = record
+            siblings = children.get(parent_id)
+            if siblings is None:
+                children[parent_id] = [span_id]
+            else:
+                siblings.append(span_id)
     for span_id, count in sorted(repeats.items()):
         problems.append(
             f"{_label(spans[span_id])} appears {count} times in the input; "
             "the earliest copy is analysed"
         )
-
-    roots: list[SpanRecord] = []
-    orphans: list[SpanRecord] = []
-    children: dict[str, list[str]] = {}
-    for record in spans.values():
-        parent_id = record.parent_id
-        # A remote parent that is in the input (a whole distributed trace, from Jaeger or from
-        # several processes' files) joins the trees; one that is not makes a local root.
-        if parent_id is None or (record.parent_is_remote and parent_id not in spans):
-            roots.append(record)
-        elif parent_id not in spans or parent_id == record.span_id:
-            orphans.append(record)
-        else:
-            siblings = children.get(parent_id)
-            if siblings is None:
-                children[parent_id] = [record.span_id]
-            else:
-                siblings.append(record.span_id)
+    absent = [parent_id for parent_id in children if parent_id not in spans]
+    if absent:
+        for parent_id in absent:
+            for span_id in children.pop(parent_id):
+                record = spans[span_id]
+                # A remote parent that is in the input (a whole distributed trace, from Jaeger
+                # or from several processes' files) joins the trees; one that is not makes a
+                # local root. A missing local parent makes an orphan.
+                (roots if record.parent_is_remote else orphans).append(record)
+        roots.sort(key=_order)
+        orphans.sort(key=_order)
 
     trees: list[Tree] = []
     for root in roots:
