@@ -13,6 +13,7 @@ One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, `
 ``429`` / ``500``  an error status with the provider's error body
 ``malformed``      a 200 whose JSON body is broken
 ``slow``           50 ms before the first chunk
+``vllm`` / ``llamacpp`` / ``ollama``  the extra fields those servers put in a chat completion
 
 Every request is recorded (path, headers, JSON body) in :attr:`FakeProvider.requests`.
 """
@@ -53,6 +54,12 @@ ANTHROPIC_USAGE = {
     "cache_creation_input_tokens": 2,
 }
 SLOW_FIRST_CHUNK_S = 0.05
+# What self-hosted servers add to a chat completion (``+vllm`` etc. on the model name).
+SERVER_SIGNATURES: dict[str, dict[str, Any]] = {
+    "vllm": {"prompt_logprobs": None, "kv_transfer_params": None},
+    "llamacpp": {"timings": {"prompt_n": 3, "predicted_n": 5}},
+    "ollama": {"system_fingerprint": "fp_ollama"},
+}
 
 
 @dataclass
@@ -179,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             if fault != "missing_usage":
                 document["usage"] = usage
+            document.update(SERVER_SIGNATURES.get(fault or "", {}))
             if fault == "unknown_fields":
                 document["surprise"] = {"nested": [1, 2]}
                 document["choices"][0]["mystery"] = True

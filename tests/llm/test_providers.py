@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from tests.llm.conftest import only_llm_span
+
+from agentspans import semconv
+from agentspans.testing import CapturedSpans
 from agentspans.wrappers._providers import provider_for, split_server
 from agentspans.wrappers.litellm import provider_of
 
@@ -53,3 +58,22 @@ def test_split_server_uses_the_scheme_port() -> None:
 )
 def test_litellm_provider_names(model: str, kwargs: dict[str, str], expected: str) -> None:
     assert provider_of(model, kwargs)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"), [("vllm", "vllm"), ("llamacpp", "llama.cpp"), ("ollama", "ollama")]
+)
+def test_a_compatible_server_on_a_plain_url_is_named_from_its_response(
+    spans: CapturedSpans, openai_client: Any, server: str, expected: str
+) -> None:
+    openai_client.chat.completions.create(
+        model=f"some-model+{server}", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert only_llm_span(spans).attributes[semconv.GEN_AI_PROVIDER_NAME] == expected
+
+
+def test_a_plain_compatible_server_stays_openai(spans: CapturedSpans, openai_client: Any) -> None:
+    openai_client.chat.completions.create(
+        model="some-model", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert only_llm_span(spans).attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"

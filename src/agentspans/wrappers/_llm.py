@@ -143,6 +143,9 @@ class ResponseSummary:
     usage: Usage = field(default_factory=Usage)
     # GenAI-format output messages; filled only when content capture is on.
     output_messages: list[dict[str, Any]] | None = None
+    # The server the response shows it came from, when the request could not tell (an
+    # OpenAI-compatible server on an unremarkable URL); see ``_providers.provider_from_response``.
+    provider: str | None = None
 
     def attributes(self) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
@@ -207,6 +210,9 @@ class LLMRequest:
     system_instructions: list[dict[str, Any]] | None = None
     # Text of the prompt, kept only for streams, to estimate input tokens without usage.
     prompt_text: str | None = None
+    # True when ``provider`` is the conventions' fallback for an unrecognised server, which the
+    # response may correct.
+    provider_is_a_guess: bool = False
 
     def span_name(self) -> str:
         return f"{self.operation} {self.model}" if self.model else self.operation
@@ -310,6 +316,8 @@ class LLMInvocation(Invocation):
         if not span.is_recording():
             return
         set_attributes(span, summary.attributes())
+        if summary.provider is not None and self.request.provider_is_a_guess:
+            span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, summary.provider)
         if self.capture and summary.output_messages is not None:
             from agentspans.wrappers._content import to_json
 

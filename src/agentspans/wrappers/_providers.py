@@ -81,3 +81,28 @@ def provider_for(host: str | None, port: int | None) -> str:
         if word in host:
             return name
     return OPENAI
+
+
+def is_a_guess(host: str | None, provider: str) -> bool:
+    """Whether ``provider`` is only the fallback for a server the URL did not identify."""
+    return provider == OPENAI and host is not None and not host.endswith("api.openai.com")
+
+
+def provider_from_response(response: object) -> str | None:
+    """The self-hosted server a chat response's own fields give away, if any.
+
+    vLLM adds ``prompt_logprobs`` / ``kv_transfer_params``, llama.cpp ``timings``, Ollama a
+    ``system_fingerprint`` of ``fp_ollama``; the openai SDK keeps unknown fields as extras.
+    """
+    extra = getattr(response, "model_extra", None)
+    fields = extra if isinstance(extra, dict) else response if isinstance(response, dict) else {}
+    if "kv_transfer_params" in fields or "prompt_logprobs" in fields:
+        return "vllm"
+    if "timings" in fields:
+        return "llama.cpp"
+    fingerprint = getattr(response, "system_fingerprint", None)
+    if fingerprint is None and isinstance(response, dict):
+        fingerprint = response.get("system_fingerprint")
+    if fingerprint == "fp_ollama":
+        return "ollama"
+    return None

@@ -116,6 +116,7 @@ def completion_request(kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
     )
     if capture:
         request.input_messages, request.system_instructions = _content.chat_messages(messages)
+    request.provider_is_a_guess = _providers.is_a_guess(host, provider)
     return request
 
 

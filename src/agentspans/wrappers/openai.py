@@ -103,6 +103,7 @@ class ChatReader(_StreamTypes):
             response_id=as_str(field_of(result, "id")),
             model=as_str(field_of(result, "model")),
             usage=chat_usage(field_of(result, "usage")),
+            provider=_providers.provider_from_response(result),
         )
         outputs = []
         for choice in items_of(field_of(result, "choices")):
@@ -138,6 +139,7 @@ class ChatChunkReader:
             summary.response_id = as_str(field_of(chunk, "id"))
         if summary.model is None:
             summary.model = as_str(field_of(chunk, "model"))
+            summary.provider = _providers.provider_from_response(chunk)
         usage = field_of(chunk, "usage")
         if usage is not None:
             summary.usage.merge(chat_usage(usage))
@@ -286,6 +288,11 @@ def _server(instance: Any) -> tuple[str, str | None, int | None]:
     return _providers.provider_for(host, port), host, port
 
 
+def _guess(request: LLMRequest) -> LLMRequest:
+    request.provider_is_a_guess = _providers.is_a_guess(request.server_address, request.provider)
+    return request
+
+
 def chat_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
     provider, host, port = _server(instance)
     model = as_str(kwargs.get("model"))
@@ -310,7 +317,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLM
     )
     if capture:
         request.input_messages, request.system_instructions = _content.chat_messages(messages)
-    return request
+    return _guess(request)
 
 
 def responses_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
