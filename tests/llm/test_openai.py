@@ -457,3 +457,30 @@ def test_capture_on_records_content_in_the_conventions_format(openai_client: Any
     ]
     assert json.loads(attrs[semconv.GEN_AI_OUTPUT_MESSAGES]) == expected_output
     assert json.loads(streamed.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == expected_output
+
+
+def test_unsampled_calls_behave_and_export_nothing(openai_client: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    agentspans.instrument(tracer_provider=provider, resources=False, metrics=False)
+    try:
+        result = in_agent(
+            lambda: openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        )
+        chunks = list(
+            openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            )
+        )
+    finally:
+        agentspans.uninstrument()
+    provider.force_flush()
+    assert result.choices[0].message.content == REPLY_TEXT
+    assert len(chunks) == len(REPLY_WORDS) + 2  # role, words, finish
+    assert exporter.get_finished_spans() == ()
