@@ -115,7 +115,7 @@ def own_time_ns(tree: Tree, node: int) -> int:
     """The span's duration minus the union of its children clipped to its window."""
     start, end = tree.start[node], tree.end[node]
     spans = []
-    for child in tree.children[node]:
+    for child in tree.children.get(node, ()):
         s = tree.start[child] if tree.start[child] > start else start
         e = tree.end[child] if tree.end[child] < end else end
         if e > s:

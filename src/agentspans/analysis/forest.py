@@ -36,7 +36,8 @@ class Tree:
     trace_id: str
     records: list[SpanRecord]
     parent: list[int]
-    children: list[list[int]]
+    # Children by parent index, for the spans that have any, each list in tree order.
+    children: dict[int, list[int]]
     start: list[int]
     end: list[int]
     problems: list[str] = field(default_factory=list)
@@ -47,6 +48,24 @@ class Tree:
 
 
 _order = attrgetter("start_ns", "span_id", "end_ns")
+_start = attrgetter("start_ns")
+
+
+def _sorted(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """``records`` by :data:`_order`: sorted by start alone (integer keys sort several times
+    faster than tuples), then each run of equal starts, usually short and rare, by the rest."""
+    ordered = sorted(records, key=_start)
+    starts = [record.start_ns for record in ordered]
+    i, n = 1, len(ordered)
+    while i < n:
+        if starts[i] != starts[i - 1]:
+            i += 1
+            continue
+        run_start = i - 1
+        while i < n and starts[i] == starts[run_start]:
+            i += 1
+        ordered[run_start:i] = sorted(ordered[run_start:i], key=_order)
+    return ordered
 
 
 def _label(record: SpanRecord) -> str:
@@ -57,7 +76,7 @@ def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
     by_trace: dict[str, list[SpanRecord]] = {}
     # In (start, span id, end) order, so siblings, roots and the copy of a duplicated span that
     # is kept do not depend on the order the input came in.
-    for record in sorted(records, key=_order):
+    for record in _sorted(records):
         group = by_trace.get(record.trace_id)
         if group is None:
             by_trace[record.trace_id] = [record]
@@ -78,7 +97,7 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
     orphans: list[SpanRecord] = []
     # Children by parent id, whether or not the parent turns out to be in the input: one pass
     # over the records, then one over the (far fewer) parent ids.
-    children: dict[str, list[str]] = {}
+    children: dict[str, list[SpanRecord]] = {}
     for record in group:
         span_id = record.span_id
         if span_id in spans:
@@ -93,9 +112,9 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
         else:
             siblings = children.get(parent_id)
             if siblings is None:
-                children[parent_id] = [span_id]
+                children[parent_id] = [record]
             else:
-                siblings.append(span_id)
+                siblings.append(record)
     for span_id, count in sorted(repeats.items()):
         problems.append(
             f"{_label(spans[span_id])} appears {count} times in the input; "
@@ -104,8 +123,7 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
     absent = [parent_id for parent_id in children if parent_id not in spans]
     if absent:
         for parent_id in absent:
-            for span_id in children.pop(parent_id):
-                record = spans[span_id]
+            for record in children.pop(parent_id):
                 # A remote parent that is in the input (a whole distributed trace, from Jaeger
                 # or from several processes' files) joins the trees; one that is not makes a
                 # local root. A missing local parent makes an orphan.
@@ -115,9 +133,9 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
 
     trees: list[Tree] = []
     for root in roots:
-        trees.append(_grow(trace_id, root, spans, children))
+        trees.append(_grow(trace_id, root, children))
     for orphan in orphans:
-        tree = _grow(trace_id, orphan, spans, children)
+        tree = _grow(trace_id, orphan, children)
         missing = orphan.parent_id
         reason = (
             "names itself as its parent"
@@ -135,7 +153,7 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
         for record in spans.values():
             if record.span_id in seen:
                 continue
-            tree = _grow(trace_id, record, spans, children, seen)
+            tree = _grow(trace_id, record, children, seen)
             tree.problems.append(
                 f"{_label(record)} is part of a cycle of parent links; "
                 "the cycle is cut there and analysed as its own tree"
@@ -161,52 +179,53 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
 def _grow(
     trace_id: str,
     root: SpanRecord,
-    spans: dict[str, SpanRecord],
-    children_of: dict[str, list[str]],
+    children_of: dict[str, list[SpanRecord]],
     seen: set[str] | None = None,
 ) -> Tree:
     """The tree under ``root`` in depth-first preorder (iterative: chains can be very deep)."""
     records: list[SpanRecord] = []
     parent: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    problems: list[str] = []
-    stack_ids = [root.span_id]
+    stack = [root]
     stack_parents = [-1]
-    origin = root.start_ns
+    pop, pop_parent = stack.pop, stack_parents.pop
+    add_record, add_parent = records.append, parent.append
+    kids_of = children_of.get
     if seen is not None:
         seen.add(root.span_id)
-    while stack_ids:
-        span_id = stack_ids.pop()
-        parent_index = stack_parents.pop()
-        record = spans[span_id]
-        index = len(records)
-        records.append(record)
-        parent.append(parent_index)
-        start, end = record.start_ns, record.end_ns
-        if end < start:
-            problems.append(
-                f"{_label(record)} ends {(start - end) / 1e6:g} ms before it starts; "
-                "treated as zero-length"
-            )
-            end = start
-        # Relative to the root's start: fresh int objects, allocated in walk order, which is
-        # the order the later passes read them in (a large trace reads much faster so).
-        starts.append(start - origin)
-        ends.append(end - origin)
-        kids = children_of.get(span_id)
-        if not kids:
-            continue
-        if seen is None:
-            stack_ids.extend(reversed(kids))
-            stack_parents.extend([index] * len(kids))
+    index = 0
+    while stack:
+        record = pop()
+        add_record(record)
+        add_parent(pop_parent())
+        kids = kids_of(record.span_id)
+        if kids:
+            if seen is None:
+                stack.extend(reversed(kids))
+                stack_parents.extend([index] * len(kids))
+            else:
+                for kid in reversed(kids):
+                    if kid.span_id not in seen:
+                        seen.add(kid.span_id)
+                        stack.append(kid)
+                        stack_parents.append(index)
+        index += 1
+    # Relative to the root's start: fresh int objects, allocated in walk order, which is the
+    # order the later passes read them in (a large trace reads much faster so).
+    origin = root.start_ns
+    starts = [record.start_ns - origin for record in records]
+    ends = [record.end_ns - origin for record in records]
+    problems: list[str] = []
+    for i in [i for i in range(len(records)) if ends[i] < starts[i]]:
+        problems.append(
+            f"{_label(records[i])} ends {(starts[i] - ends[i]) / 1e6:g} ms before it starts; "
+            "treated as zero-length"
+        )
+        ends[i] = starts[i]
+    children: dict[int, list[int]] = {}
+    for i in range(1, len(records)):
+        siblings = children.get(parent[i])
+        if siblings is None:
+            children[parent[i]] = [i]
         else:
-            for child_id in reversed(kids):
-                if child_id not in seen:
-                    seen.add(child_id)
-                    stack_ids.append(child_id)
-                    stack_parents.append(index)
-    children: list[list[int]] = [[] for _ in records]
-    for index in range(1, len(records)):
-        children[parent[index]].append(index)
+            siblings.append(i)
     return Tree(trace_id, records, parent, children, starts, ends, problems, origin)

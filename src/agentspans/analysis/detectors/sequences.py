@@ -22,7 +22,7 @@ def detect(view: TraceView) -> list[Finding]:
     tree, accounts, limits = view.tree, view.accounts, view.thresholds
     start, end = tree.start, tree.end
     findings: list[Finding] = []
-    for parent, kids in enumerate(tree.children):
+    for parent, kids in tree.children.items():
         if len(kids) < limits.parallelizable_min_calls:
             continue
         calls = [c for c in kids if accounts.llm[c] or accounts.tool[c]]
