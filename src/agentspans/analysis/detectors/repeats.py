@@ -101,25 +101,31 @@ def detect_retries(view: TraceView) -> list[Finding]:
     failed = [call for call in calls if call in view.accounts.failed]
     if not failed:
         return []
-    fingerprint = view.accounts.fingerprint
+    fingerprint, parent, records = view.accounts.fingerprint, tree.parent, tree.records
+    failing = view.accounts.failed
 
     def keys_of(call: int) -> list[object]:
-        keys: list[object] = [("name", tree.parent[call], view.name(call))]
+        keys: list[object] = [("name", parent[call], records[call].name)]
         fp = fingerprint[call]
         if fp is not None:
             keys.append(("fingerprint", fp))
         return keys
 
     # Only the groups a failed call belongs to matter; each in start order, with the position
-    # of every failed call in it.
+    # of every failed call in it. The cheap tests first: most calls share neither a parent nor
+    # a fingerprint with any failed call.
     by_key: dict[object, list[int]] = {key: [] for call in failed for key in keys_of(call)}
+    parents = {parent[call] for call in failed}
+    fingerprints = {fingerprint[call] for call in failed} - {None}
     memberships: dict[int, list[tuple[list[int], int]]] = {}
     for call in calls:
+        if parent[call] not in parents and fingerprint[call] not in fingerprints:
+            continue
         for key in keys_of(call):
             group = by_key.get(key)
             if group is None:
                 continue
-            if call in view.accounts.failed:
+            if call in failing:
                 memberships.setdefault(call, []).append((group, len(group)))
             group.append(call)
     next_of: dict[int, int] = {}
