@@ -42,15 +42,24 @@ def _retry_in(view: TraceView, failed: int, group: list[int], position: int) -> 
 def detect_repeats(view: TraceView) -> list[Finding]:
     tree, accounts = view.tree, view.accounts
     fingerprint, failed = accounts.fingerprint, accounts.failed
-    groups: dict[str, list[int]] = {}
+    # Most requests are unique: find the repeated fingerprints with sets first, and build
+    # groups for those alone.
+    once: set[str] = set()
+    repeated: set[str] = set()
     for call in view.calls():
         fp = fingerprint[call]
         if fp is not None and call not in failed:
-            group = groups.get(fp)
-            if group is None:
-                groups[fp] = [call]
+            if fp in once:
+                repeated.add(fp)
             else:
-                group.append(call)
+                once.add(fp)
+    if not repeated:
+        return []
+    groups: dict[str, list[int]] = {fp: [] for fp in sorted(repeated)}
+    for call in view.calls():
+        fp = fingerprint[call]
+        if fp in repeated and call not in failed:
+            groups[fp].append(call)
     findings = []
     trace_cost = view.subtrees.cost[0]
     for fp, group in groups.items():
