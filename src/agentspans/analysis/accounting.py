@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentspans import semconv
+from agentspans.analysis._build import rollup as make_rollup
 from agentspans.analysis.forest import Tree
 from agentspans.analysis.model import AgentSummary, Rollup, Totals
 
@@ -217,7 +218,7 @@ class Subtrees:
     vram_peak: list[int | None]
 
     def rollup(self, i: int) -> Rollup:
-        return Rollup(
+        return make_rollup(
             self.input_tokens[i],
             self.output_tokens[i],
             self.cost[i],

@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from agentspans.analysis._build import segment
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_time_ns
 from agentspans.analysis.detectors import TraceView, find
@@ -67,7 +68,7 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
         path_self[node] = get(node, 0) + end - start
         record = records[node]
         add(
-            Segment(
+            segment(
                 record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS
             )
         )

@@ -1,0 +1,30 @@
+"""The fast constructors make objects equal to the dataclasses' own, field for field."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agentspans.analysis import Rollup, Segment
+from agentspans.analysis._build import rollup, segment
+
+
+def test_segment_equals_its_dataclass() -> None:
+    made = segment("00f067aa0ba902b7", "execute_tool search", 1.5, 2.25)
+    expected = Segment("00f067aa0ba902b7", "execute_tool search", 1.5, 2.25)
+    assert made == expected
+    assert hash(made) == hash(expected)
+    assert repr(made) == repr(expected)
+    assert [f.name for f in dataclasses.fields(Segment)] == [
+        "span_id",
+        "name",
+        "start_ms",
+        "end_ms",
+    ]
+
+
+def test_rollup_equals_its_dataclass() -> None:
+    values = (10, 20, 0.5, 2, 3, 1, 4096)
+    assert rollup(*values) == Rollup(*values)
+    assert dataclasses.astuple(rollup(*values)) == values
+    # Every field is set: a field added to Rollup must be added to the builder too.
+    assert len(dataclasses.fields(Rollup)) == len(values)
