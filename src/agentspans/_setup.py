@@ -47,6 +47,10 @@ from agentspans.resources import resource_attributes
 _created_provider: TracerProvider | None = None
 # An export still running after this long is retrying an unreachable backend.
 _RETRYING_AFTER_S = 0.5
+# While a backend is known to be down, batches are dropped at once for this long before the next
+# attempt: each attempt costs the OTLP exporter's full retry schedule (seconds), and a flush of a
+# large held trace would otherwise wait that long for every batch.
+_DOWN_RETRY_AFTER_S = 5.0
 _SDK_DEFAULT_QUEUE_SIZE = 2048
 
 
@@ -63,6 +67,7 @@ class GuardedExporter(SpanExporter):
         self.description = description
         self._shutdown_timeout_s = shutdown_timeout_s
         self._failing = False
+        self._failed_at = 0.0
         self._export_started: float | None = None
         self._abandoned = False
         self._shutting_down = False
@@ -72,6 +77,8 @@ class GuardedExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._abandoned or (self._shutting_down and self._failing):
             return SpanExportResult.FAILURE
+        if self._failing and time.monotonic() - self._failed_at < _DOWN_RETRY_AFTER_S:
+            return SpanExportResult.FAILURE  # still down a moment ago: drop, do not wait
         self._export_started = time.monotonic()
         try:
             result = self.inner.export(spans)
@@ -81,6 +88,7 @@ class GuardedExporter(SpanExporter):
         finally:
             self._export_started = None
         if result is SpanExportResult.FAILURE:
+            self._failed_at = time.monotonic()
             if not self._failing:
                 self._failing = True
                 logger.warning(
