@@ -182,6 +182,9 @@ SETUPS: dict[str, Callable[[Any], Any]] = {
 
 
 def worker(name: str, calls: int, pairs: int, warmup: int) -> dict[str, Any]:
+    # Room for every span in every BatchSpanProcessor (ours, the peers' own): a span dropped for
+    # a full queue is work not done, and would flatter whoever drops it.
+    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(2 * (warmup + calls + 3 * pairs) + 2048)
     started = time.perf_counter()
     import openai
 
@@ -311,7 +314,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         cells = [name]
         for metric, floor in enumerate(floors):
             value = _overhead(results, name, metric)
-            ratio = f" ({value / floor:.2f}x)" if value is not None and floor else ""
+            # A floor lost in the noise (at or below zero) makes no ratio.
+            usable = value is not None and floor is not None and floor > 0
+            ratio = f" ({value / floor:.2f}x)" if usable else ""
             cells.append(_fmt(value) + ratio)
         overhead_rows.append(cells)
     lines = [
@@ -340,7 +345,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "process CPU clock, so background analysis and export count; 'app thread' is the CPU "
         "the calling thread spent (immune to being descheduled on a busy machine). "
         "'fresh processes': process CPU per call (after a flush) minus the uninstrumented "
-        "process's. 'import+init': importing and initialising the instrumentation once openai "
+        "process's (two processes differ by more than a span costs on a busy machine: trust the "
+        "A/B columns). 'import+init': importing and initialising the instrumentation once openai "
         "is imported.",
     ]
     skipped = [n for n, r in results.items() if "error" in r]
@@ -354,7 +360,7 @@ def _verdict(results: dict[str, dict[str, Any]], metric: int) -> str:
     label = METRICS[metric][0]
     ours = _overhead(results, "agentspans", metric)
     floor = _overhead(results, "bare-span", metric)
-    if ours is None or not floor:
+    if ours is None or floor is None or floor <= 0:
         return f"goals ({label}): cannot judge (agentspans or the floor was not measured)"
     peers = {
         name: value for name in PEERS if (value := _overhead(results, name, metric)) is not None
