@@ -13,16 +13,13 @@ from typing import Final
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
-GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"
 GEN_AI_AGENT_DESCRIPTION: Final = "gen_ai.agent.description"
 GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
-GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
-GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
@@ -72,7 +69,6 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
-DELEGATE_FUNCTION: Final = "agentspans.delegate.function"
 # Where the instrumented callable lives (module:qualname) for decorated and patched functions.
 CODE_FUNCTION: Final = "code.function.name"
 
@@ -118,7 +114,6 @@ TRACE_FINDINGS_COUNT: Final = "agentspans.findings.count"
 TRACE_FINDING_KINDS: Final = "agentspans.findings.kinds"
 TRACE_ESTIMATED_SAVINGS_MS: Final = "agentspans.findings.estimated_savings_ms"
 FINDING_KIND: Final = "agentspans.finding.kind"
-ANALYSIS_SKIPPED: Final = "agentspans.analysis.skipped"
 
 # The event each finding adds to the span it concerns.
 FINDING_EVENT: Final = "agentspans.finding"
