@@ -34,4 +34,14 @@ fi
 bash scripts/build-stack.sh
 
 step "pytest"
+# pytest exits 5 when nothing was collected: that is a failure here too (set -e).
 "$VENV/bin/python" -m pytest "$@"
+
+step "pytest tests/llm on the oldest supported openai, anthropic and litellm"
+# A second venv outside the repository (~/.cache/agentspans/oldest-venv), reused while the pins
+# in src/agentspans/wrappers/_versions.py stay the same.
+PYTHON="$PYTHON" bash scripts/test-oldest.sh
+
+step "benchmarks --short"
+# They print ratios, they do not pass or fail on them: this only keeps them from rotting.
+bash benchmarks/run_short.sh "$VENV/bin/python"
