@@ -69,7 +69,7 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
-# Where the instrumented callable lives (module:qualname) for decorated and patched functions.
+# Where the instrumented callable lives (module.qualname) for decorated and patched functions.
 CODE_FUNCTION: Final = "code.function.name"
 
 # LLM call details the conventions do not name.
