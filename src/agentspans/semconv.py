@@ -122,6 +122,8 @@ FINDING_EVENT_SEVERITY: Final = "agentspans.finding.severity"
 FINDING_EVENT_SAVINGS_MS: Final = "agentspans.finding.estimated_savings_ms"
 FINDING_EVENT_MESSAGE: Final = "agentspans.finding.message"
 FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
+# How many spans the finding concerns (the id list above stops at 32).
+FINDING_EVENT_SPAN_COUNT: Final = "agentspans.finding.span_count"
 
 # Instrumentation scope of every span agentspans starts itself.
 INSTRUMENTATION_SCOPE: Final = "agentspans"

@@ -47,6 +47,10 @@ def make_annotator(thresholds_mapping: Mapping[str, Any] | None) -> Annotator:
     return annotate
 
 
+# The most span ids one finding event lists; ``agentspans.finding.span_count`` gives the total.
+MAX_EVENT_SPAN_IDS = 32
+
+
 def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
     """Add the attributes and events for one analysis to ``out`` (keyed by int span id)."""
 
@@ -71,7 +75,10 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
             semconv.FINDING_EVENT_SEVERITY: finding.severity,
             semconv.FINDING_EVENT_SAVINGS_MS: round(finding.estimated_savings_ms, 6),
             semconv.FINDING_EVENT_MESSAGE: finding.message,
-            semconv.FINDING_EVENT_SPAN_IDS: list(finding.span_ids),
+            # Every span a finding concerns carries its event, so a full id list on each would
+            # grow with the square of the spans (10,000 sequential calls: 10^8 ids to encode).
+            semconv.FINDING_EVENT_SPAN_IDS: list(finding.span_ids[:MAX_EVENT_SPAN_IDS]),
+            semconv.FINDING_EVENT_SPAN_COUNT: len(finding.span_ids),
         }
         for span_id in dict.fromkeys(finding.span_ids):
             entry(span_id)[1].append((semconv.FINDING_EVENT, event))

@@ -40,7 +40,11 @@ StartHook = Callable[[Span, "Context | None"], None]
 # local trace when it was held for analysis): the metrics are recorded from these.
 SpanObserver = Callable[[Sequence[ReadableSpan]], None]
 
-_TICK_S = 0.5
+# The worker's period: how long a finished trace may wait before it is analysed and exported
+# (the export processors then batch it further, by default for up to 5 s).
+_TICK_S = 0.1
+# ...unless this many spans are waiting: then it is woken at once, so the queue stays short.
+_WAKE_AT_QUEUED = 2048
 _DONE_TRACES_REMEMBERED = 4096
 
 
@@ -161,8 +165,11 @@ class TraceProcessor(SpanProcessor):
         context = span.context
         started = self._cpu_at_start.pop(context.span_id, None) if context is not None else None
         cpu = time.process_time() - started if started is not None else None
-        self._queue.append((span, cpu))
-        if is_local_root(span) or self._stopped:
+        queue = self._queue
+        queue.append((span, cpu))
+        # The worker runs on its tick and takes whatever ended meanwhile; waking it at every
+        # trace root made it contend with the app for the GIL once per trace.
+        if len(queue) >= _WAKE_AT_QUEUED or self._stopped:
             self._wake.set()
 
     # -- the worker thread -----------------------------------------------------------------------

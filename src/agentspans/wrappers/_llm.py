@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
@@ -254,6 +255,8 @@ def request_parameters(
     extra = kwargs.get("extra_body")
     extra = extra if isinstance(extra, Mapping) else {}
     for argument, attribute in names.items():
+        if argument not in kwargs and argument not in extra:
+            continue  # most parameters are not sent: skip them at the cost of a lookup
         value = kwargs.get(argument, extra.get(argument))
         if not sent(value):
             continue
@@ -268,8 +271,13 @@ def request_parameters(
 
 def fingerprint_parameters(kwargs: Mapping[str, Any], content: Iterable[str]) -> dict[str, Any]:
     """The sent arguments that shape the answer, other than the ``content`` ones hashed apart."""
-    skip = TRANSPORT_PARAMETERS.union(content)
+    skip = _skipped(content if isinstance(content, tuple) else tuple(content))
     return {k: v for k, v in kwargs.items() if k not in skip and sent(v)}
+
+
+@lru_cache(maxsize=64)  # one entry per call site: building the set per call is waste
+def _skipped(content: tuple[str, ...]) -> frozenset[str]:
+    return TRANSPORT_PARAMETERS.union(content)
 
 
 def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:

@@ -282,10 +282,23 @@ EMBEDDINGS_READER = EmbeddingsReader()
 
 
 # -- requests ------------------------------------------------------------------------------------
+# (provider, host, port) by the client's base URL object: rendering an ``httpx.URL`` as text
+# costs more than the rest of the request reading. The URL object is kept in the entry, so its
+# id cannot be reused by another object while the entry exists.
+_servers: dict[int, tuple[Any, tuple[str, str | None, int | None]]] = {}
+_MAX_SERVERS = 256
+
+
 def _server(instance: Any) -> tuple[str, str | None, int | None]:
-    client = getattr(instance, "_client", None)
-    host, port = _providers.split_server(getattr(client, "base_url", None))
-    return _providers.provider_for(host, port), host, port
+    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
+    cached = _servers.get(id(base_url))
+    if cached is not None and cached[0] is base_url:
+        return cached[1]
+    host, port = _providers.split_server(base_url)
+    server = (_providers.provider_for(host, port), host, port)
+    if len(_servers) < _MAX_SERVERS:
+        _servers[id(base_url)] = (base_url, server)
+    return server
 
 
 def _guess(request: LLMRequest) -> LLMRequest:
