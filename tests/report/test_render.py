@@ -199,6 +199,7 @@ def test_text_report_fits_100_columns_and_is_plain_off_a_terminal(
     text = out.getvalue()
     assert "\x1b" not in text
     assert max(cell_len(line) for line in _lines(text)) <= 100
+    assert not [line for line in _lines(text) if line.endswith(" ")]  # no padding to the width
     assert text == report.render_text([ANALYSIS], RECORDS, width=100)
 
 

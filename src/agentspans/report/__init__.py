@@ -17,7 +17,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 from rich.console import Console
 
@@ -78,14 +78,51 @@ def print_report(
         return
     if fmt != "text":
         raise ValueError(f"print_report(fmt={fmt!r}): expected 'text' or 'json'")
+    console = _console(out, width, color)
+    trimmed = None
+    if not console.is_terminal:
+        # rich pads every line to the full width; in a file or a pipe that is trailing blanks.
+        trimmed = _TrimmedLines(out)
+        console.file = cast("IO[str]", trimmed)  # rich only writes, flushes, asks encoding/tty
     render_traces(
-        _console(out, width, color),
+        console,
         analyses,
         records,
         max_rows=max_rows,
         max_findings=max_findings,
         max_traces=max_traces,
     )
+    if trimmed is not None:
+        trimmed.finish()
+
+
+class _TrimmedLines:
+    """A text file wrapper that drops the spaces at the end of every line written through it."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+        self._pending = ""
+        # rich reads the encoding (to choose block or ASCII bars) and asks whether it is a tty.
+        self.encoding = getattr(out, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._out.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        # A partial line stays pending: its trailing spaces may still be followed by text.
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def finish(self) -> None:
+        if self._pending:
+            self._out.write(self._pending.rstrip(" "))
+            self._pending = ""
+        self._out.flush()
 
 
 def render_text(
