@@ -82,7 +82,8 @@ def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
             by_trace[record.trace_id] = [record]
         else:
             group.append(record)
-    ordered = sorted(by_trace.items(), key=lambda item: (min(r.start_ns for r in item[1]), item[0]))
+    # Each group is in start order already: its first record starts earliest.
+    ordered = sorted(by_trace.items(), key=lambda item: (item[1][0].start_ns, item[0]))
     forest: list[Tree] = []
     for trace_id, group in ordered:
         forest.extend(_trace_trees(trace_id, group))
