@@ -95,5 +95,5 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
         problems=tuple(tree.problems),
         path_self_ms={records[i].span_id: ns / 1e6 for i, ns in path_self.items()},
         rollups=rollups,
-        span_ids=tuple(r.span_id for r in records),
+        span_ids=tuple([r.span_id for r in records]),  # via a list: faster than a generator
     )

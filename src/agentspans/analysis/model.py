@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +47,11 @@ class SpanRecord:
         return max(self.end_ns - self.start_ns, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """A stretch of the critical path: ``span_id`` was doing its own work from start to end.
 
-    Times are milliseconds from the root's start.
+    Times are milliseconds from the root's start. A named tuple rather than a frozen dataclass:
+    a long chain's path has two segments per span, and a tuple is built in a fifth of the time.
     """
 
     span_id: str
