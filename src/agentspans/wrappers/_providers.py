@@ -48,9 +48,22 @@ _HOST_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# (host, port) by base URL object: rendering an ``httpx.URL`` as text costs more than the rest
+# of reading a request, and a client keeps one URL object for its life. The object is kept in
+# its entry, so its id cannot be reused by another object while the entry exists.
+_by_object: dict[int, tuple[object, tuple[str | None, int | None]]] = {}
+_MAX_OBJECTS = 256
+
+
 def split_server(base_url: object) -> tuple[str | None, int | None]:
     """(host, port) of a base URL (a string or an ``httpx.URL``); the scheme's port if none."""
-    return _split(str(base_url))
+    cached = _by_object.get(id(base_url))
+    if cached is not None and cached[0] is base_url:
+        return cached[1]
+    server = _split(str(base_url))
+    if len(_by_object) < _MAX_OBJECTS:
+        _by_object[id(base_url)] = (base_url, server)
+    return server
 
 
 @lru_cache(maxsize=256)  # a process talks to few servers; parsing a URL per call is waste

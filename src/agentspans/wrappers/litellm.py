@@ -13,18 +13,15 @@ from typing import Any
 
 from agentspans import semconv
 from agentspans._patching import Patches
-from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers import _providers, _versions
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     as_str,
-    fingerprint_parameters,
-    request_parameters,
-    sent,
     start_llm_call,
 )
-from agentspans.wrappers.openai import CHAT_READER, ChatChunkReader
+from agentspans.wrappers.openai import CHAT_READER, ChatChunkReader, chat_format_request
 
 # litellm's provider names -> the conventions' (others are kept as litellm spells them).
 _PROVIDERS = {
@@ -93,31 +90,13 @@ def provider_of(model: str | None, kwargs: Mapping[str, Any]) -> tuple[str, str 
 
 
 def completion_request(kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
-    model = as_str(kwargs.get("model"))
-    messages = kwargs.get("messages")
-    provider, host, port = provider_of(model, kwargs)
-    streaming = kwargs.get("stream") is True
-    request = LLMRequest(
-        operation=semconv.OP_CHAT,
-        provider=provider,
-        model=model,
-        parameters=request_parameters(kwargs, _PARAMETERS),
-        server_address=host,
-        server_port=port,
-        streaming=streaming,
-        fingerprint_parts=(
-            semconv.OP_CHAT,
-            model,
-            messages,
-            kwargs.get("tools") if sent(kwargs.get("tools")) else None,
-            fingerprint_parameters(kwargs, ("model", "messages", "tools", *_NOT_THE_REQUEST)),
-        ),
-        prompt_text=_tokens.prompt_text(messages) if streaming else None,
+    return chat_format_request(
+        kwargs,
+        capture,
+        provider_of(as_str(kwargs.get("model")), kwargs),
+        _PARAMETERS,
+        _NOT_THE_REQUEST,
     )
-    if capture:
-        request.input_messages, request.system_instructions = _content.chat_messages(messages)
-    request.provider_is_a_guess = _providers.is_a_guess(host, provider)
-    return request
 
 
 class CompletionReader:

@@ -282,23 +282,10 @@ EMBEDDINGS_READER = EmbeddingsReader()
 
 
 # -- requests ------------------------------------------------------------------------------------
-# (provider, host, port) by the client's base URL object: rendering an ``httpx.URL`` as text
-# costs more than the rest of the request reading. The URL object is kept in the entry, so its
-# id cannot be reused by another object while the entry exists.
-_servers: dict[int, tuple[Any, tuple[str, str | None, int | None]]] = {}
-_MAX_SERVERS = 256
-
-
 def _server(instance: Any) -> tuple[str, str | None, int | None]:
-    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
-    cached = _servers.get(id(base_url))
-    if cached is not None and cached[0] is base_url:
-        return cached[1]
-    host, port = _providers.split_server(base_url)
-    server = (_providers.provider_for(host, port), host, port)
-    if len(_servers) < _MAX_SERVERS:
-        _servers[id(base_url)] = (base_url, server)
-    return server
+    client = getattr(instance, "_client", None)
+    host, port = _providers.split_server(getattr(client, "base_url", None))
+    return _providers.provider_for(host, port), host, port
 
 
 def _guess(request: LLMRequest) -> LLMRequest:
@@ -307,7 +294,22 @@ def _guess(request: LLMRequest) -> LLMRequest:
 
 
 def chat_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
-    provider, host, port = _server(instance)
+    return chat_format_request(kwargs, capture, _server(instance), _CHAT_PARAMETERS)
+
+
+def chat_format_request(
+    kwargs: Mapping[str, Any],
+    capture: bool,
+    server: tuple[str, str | None, int | None],
+    parameters: Mapping[str, str],
+    not_the_request: tuple[str, ...] = (),
+) -> LLMRequest:
+    """A request in OpenAI's chat completions format (litellm takes the same arguments).
+
+    ``server`` is (provider, host, port); ``not_the_request`` names arguments besides the
+    transport ones that do not shape the answer, so they stay out of the fingerprint.
+    """
+    provider, host, port = server
     model = as_str(kwargs.get("model"))
     messages = kwargs.get("messages")
     streaming = kwargs.get("stream") is True
@@ -315,7 +317,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLM
         operation=semconv.OP_CHAT,
         provider=provider,
         model=model,
-        parameters=request_parameters(kwargs, _CHAT_PARAMETERS),
+        parameters=request_parameters(kwargs, parameters),
         server_address=host,
         server_port=port,
         streaming=streaming,
@@ -324,7 +326,7 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLM
             model,
             messages,
             kwargs.get("tools") if sent(kwargs.get("tools")) else None,
-            fingerprint_parameters(kwargs, ("model", "messages", "tools")),
+            fingerprint_parameters(kwargs, ("model", "messages", "tools", *not_the_request)),
         ),
         prompt_text=_tokens.prompt_text(messages) if streaming else None,
     )
