@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentspans._errors import warn_once
+from agentspans.wrappers import INTEGRATIONS
 
 EXPORTERS = ("otlp", "file", "console", "none")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
-LIBRARIES = ("openai", "anthropic", "litellm")
+LIBRARIES = tuple(INTEGRATIONS)  # LLM clients, then agent frameworks
 DEFAULT_FILE_PATH = "agentspans-traces.jsonl"
 
 _DEFAULT_EXPORT_TIMEOUT_S = 5.0

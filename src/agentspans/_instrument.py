@@ -24,7 +24,7 @@ from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
 from agentspans.resources import ResourceSampler, resource_attributes
-from agentspans.wrappers import LLM_INTEGRATIONS
+from agentspans.wrappers import INTEGRATIONS
 from agentspans.wrappers.operations import (
     agent_wrapper_factory,
     delegate_wrapper_factory,
@@ -95,10 +95,10 @@ def _install_metrics(
     return span_metrics
 
 
-def _llm_start_hooks(libraries: Iterable[str]) -> list[StartHook]:
+def _start_hooks(libraries: Iterable[str]) -> list[StartHook]:
     hooks: list[StartHook] = []
     for name in libraries:
-        module = importlib.import_module(LLM_INTEGRATIONS[name])
+        module = importlib.import_module(INTEGRATIONS[name])
         hooks.extend(getattr(module, "START_HOOKS", ()))
     return hooks
 
@@ -169,7 +169,7 @@ def instrument(
     except ValueError as exc:
         raise ConfigError(f"agentspans.instrument(prices_file=...): {exc}") from None
     annotator = _annotator(config)
-    start_hooks = _llm_start_hooks(config.libraries)
+    start_hooks = _start_hooks(config.libraries)
 
     with _lock:
         if _current is not None:
@@ -193,7 +193,7 @@ def instrument(
         for path in config.tools:
             patches.patch_path(path, tool_wrapper_factory)
         for name in config.libraries:
-            importlib.import_module(LLM_INTEGRATIONS[name]).instrument(patches)
+            importlib.import_module(INTEGRATIONS[name]).instrument(patches)
         if sampler is not None:
             sampler.start()
         _current = Instrumentation(

@@ -79,6 +79,7 @@ class Patches:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._patches: list[_Patch] = []
+        self._undo: list[Callable[[], None]] = []
         self._active = True
 
     def wrap(self, owner: Any, attribute: str, make_wrapper: WrapperFactory) -> bool:
@@ -122,10 +123,49 @@ class Patches:
         else:
             wrapt.register_post_import_hook(apply, module_name)
 
+    def on_import(
+        self, module_name: str, install: Callable[[types.ModuleType], Callable[[], None] | None]
+    ) -> None:
+        """Run ``install(module)`` now if ``module_name`` is loaded, otherwise when it is imported.
+
+        For integrations that register with a library's own extension point (a tracing
+        processor, a callback handler, an event listener) instead of wrapping a function:
+        ``install`` returns the function that unregisters it, which :meth:`restore_all` calls.
+        """
+
+        def apply(module: types.ModuleType) -> None:
+            if not self._active:
+                return
+            try:
+                undo = install(module)
+            except Exception as exc:
+                report_internal_error(f"instrumenting {module_name}", exc)
+                return
+            if undo is None:
+                return
+            with self._lock:
+                kept = self._active  # False when uninstrument() ran while install() did
+                if kept:
+                    self._undo.append(undo)
+            if not kept:
+                undo()
+
+        module = sys.modules.get(module_name)
+        if module is not None:
+            apply(module)
+        else:
+            wrapt.register_post_import_hook(apply, module_name)
+
     def restore_all(self) -> None:
         with self._lock:
             self._active = False
             patches, self._patches = self._patches, []
+            undos, self._undo = self._undo, []
+        for undo in reversed(undos):
+            try:
+                undo()
+            except Exception as exc:
+                report_internal_error("uninstrumenting an integration", exc)
         for patch in reversed(patches):
             if vars(patch.owner).get(patch.attribute) is not patch.installed:
                 continue  # someone patched over us since; leave their object in place

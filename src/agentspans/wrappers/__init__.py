@@ -1,8 +1,11 @@
-"""Wrappers: the generic agent/tool/delegate operations and one module per LLM client library.
+"""Wrappers: the generic agent/tool/delegate operations, one module per LLM client library and
+one module per agent framework.
 
-Each LLM integration module exposes ``instrument(patches)`` (register its patches; the library is
-patched when it is imported, never imported by us) and may expose ``START_HOOKS``: span-start
-hooks that recognise and enrich spans a client library emits natively (anthropic does).
+Every integration module, client or framework, has the same small interface: it exposes
+``instrument(patches)`` (register its patches with :meth:`Patches.patch_path`, or its hook into
+the library's own extension point with :meth:`Patches.on_import`; the library is instrumented
+when it is imported, never imported by us) and may expose ``START_HOOKS``: span-start hooks that
+recognise and enrich spans a library emits natively (anthropic does).
 
 Shared by the integrations: ``_llm`` (the LLM span: request, response summary, errors),
 ``_streams`` (stream and stream-helper proxies), ``_native`` (enriching a client's own span),
@@ -17,3 +20,9 @@ LLM_INTEGRATIONS: dict[str, str] = {
     "anthropic": "agentspans.wrappers.anthropic",
     "litellm": "agentspans.wrappers.litellm",
 }
+
+# Agent frameworks (docs/frameworks.md): same interface, named after the framework.
+FRAMEWORK_INTEGRATIONS: dict[str, str] = {}
+
+# Every name ``libraries=`` / ``AGENTSPANS_LIBRARIES`` accepts, in the order they are installed.
+INTEGRATIONS: dict[str, str] = {**LLM_INTEGRATIONS, **FRAMEWORK_INTEGRATIONS}
