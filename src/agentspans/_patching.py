@@ -143,18 +143,20 @@ class Patches:
                 return
             if undo is None:
                 return
-            with self._lock:
-                kept = self._active  # False when uninstrument() ran while install() did
-                if kept:
-                    self._undo.append(undo)
-            if not kept:
-                undo()
+            if not self._keep_undo(undo):
+                undo()  # uninstrument() ran while install() did
 
         module = sys.modules.get(module_name)
         if module is not None:
             apply(module)
         else:
             wrapt.register_post_import_hook(apply, module_name)
+
+    def _keep_undo(self, undo: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._active:
+                self._undo.append(undo)
+            return self._active
 
     def restore_all(self) -> None:
         with self._lock:
