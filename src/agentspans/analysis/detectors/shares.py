@@ -1,16 +1,19 @@
 """Findings about shares of the whole: ``coordination_overhead``, ``cost_hotspot``,
 ``vram_pressure``.
 
-``coordination_overhead``: the coordinators' own time (the root's and that of every agent span
-that delegates to another agent) above ``coordination_overhead_share`` of the root's duration
-and at least ``coordination_overhead_min_ms``. The saving claimed is the part of it on the
-critical path: time that would come off the trace if the coordinators did not idle.
+``coordination_overhead``: the coordinators' own time above ``coordination_overhead_share`` of
+the root's duration and at least ``coordination_overhead_min_ms``. A coordinator is a span that
+delegated and waited: an agent span with agent, LLM or tool calls of its own beneath it, and a
+root that is not an agent span but has agent spans beneath it (see ``engine._coordinators``).
+A trace with no delegation (a lone LLM call, tools alone) has none. The saving claimed is the
+part of the overhead on the critical path: time that would come off the trace if the
+coordinators did not idle.
 
 ``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
 at least two priced ones), or one agent's own calls (at least two of them, among at least two
 agents with a cost, and not already explained by one hot call of its own), carrying at least
-``cost_hotspot_share`` of the cost. Severity follows the
-share; no time saving.
+``cost_hotspot_share`` of the cost. Severity: the lower of the share's rank and the cost's own
+(``severity_high_usd``, ``severity_medium_usd``); no time saving.
 
 ``vram_pressure``: spans whose peak GPU memory use (``agentspans.gpu.memory.peak_utilization``,
 or peak over total bytes) reached ``vram_pressure_utilization``; one finding per trace, naming
@@ -32,7 +35,7 @@ VRAM = "vram_pressure"
 def detect_coordination(view: TraceView) -> list[Finding]:
     limits = view.thresholds
     share = view.time_share(view.overhead_ns)
-    if share <= limits.coordination_overhead_share or (
+    if not view.coordinators or share <= limits.coordination_overhead_share or (
         ms(view.overhead_ns) < limits.coordination_overhead_min_ms
     ):
         return []
@@ -85,7 +88,7 @@ def detect_cost(view: TraceView) -> list[Finding]:
                         f"{view.name(i)!r} cost {usd(cost)}, {share:.0%} of the trace's "
                         f"{usd(total)}. Use a cheaper model for it, or send fewer tokens.",
                         {"cost_usd": cost, "share": share},
-                        share=share,
+                        severity=view.cost_severity(cost, share),
                     )
                 )
     by_agent: dict[str, list[int]] = {}
@@ -119,7 +122,7 @@ def detect_cost(view: TraceView) -> list[Finding]:
                         f"{usd(own_cost[name])}, {share:.0%} of the trace's {usd(total)}. "
                         "Give it a cheaper model or fewer, shorter calls.",
                         {"agent": name, "cost_usd": own_cost[name], "share": share},
-                        share=share,
+                        severity=view.cost_severity(own_cost[name], share),
                     )
                 )
     return findings
