@@ -59,7 +59,8 @@ class TraceView:
     def severity(self, share: float) -> str:
         """The rank of a share of the trace's duration (or cost): at or above
         ``severity_high_share`` high, at or above ``severity_medium_share`` medium, else low."""
-        return _rank(share, self.thresholds.severity_high_share, self.thresholds.severity_medium_share)
+        limits = self.thresholds
+        return _rank(share, limits.severity_high_share, limits.severity_medium_share)
 
     def time_severity(self, saving_ns: float) -> str:
         """A time finding's severity: the lower of its share's rank and its absolute saving's

@@ -35,8 +35,10 @@ VRAM = "vram_pressure"
 def detect_coordination(view: TraceView) -> list[Finding]:
     limits = view.thresholds
     share = view.time_share(view.overhead_ns)
-    if not view.coordinators or share <= limits.coordination_overhead_share or (
-        ms(view.overhead_ns) < limits.coordination_overhead_min_ms
+    if (
+        not view.coordinators
+        or share <= limits.coordination_overhead_share
+        or (ms(view.overhead_ns) < limits.coordination_overhead_min_ms)
     ):
         return []
     heavy = sorted(
