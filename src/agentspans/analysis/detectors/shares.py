@@ -10,7 +10,7 @@ part of the overhead on the critical path: time that would come off the trace if
 coordinators did not idle.
 
 ``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
-at least two priced ones), or one agent's own calls (at least two of them, among at least two
+at least two priced ones, and dearer than any other), or one agent's own calls (at least two of them, among at least two
 agents with a cost, and not already explained by one hot call of its own), carrying at least
 ``cost_hotspot_share`` of the cost. Severity: the lower of the share's rank and the cost's own
 (``severity_high_usd``, ``severity_medium_usd``); no time saving.
@@ -77,10 +77,12 @@ def detect_cost(view: TraceView) -> list[Finding]:
     # Agents whose cost one hot call already explains get no finding of their own.
     explained: set[int] = set()
     if len(priced) >= 2:
+        costs = sorted((accounts.cost[i] or 0.0 for i in priced), reverse=True)
         for i in priced:
             cost = accounts.cost[i] or 0.0
             share = cost / total
-            if share >= limits.cost_hotspot_share:
+            # The one dearest call: two calls costing the same are no hot spot, whatever share.
+            if share >= limits.cost_hotspot_share and cost == costs[0] > costs[1]:
                 explained.add(accounts.agent_of[i])
                 findings.append(
                     view.finding(
