@@ -10,8 +10,9 @@ part of the overhead on the critical path: time that would come off the trace if
 coordinators did not idle.
 
 ``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
-at least two priced ones, and dearer than any other), or one agent's own calls (at least two of them, among at least two
-agents with a cost, and not already explained by one hot call of its own), carrying at least
+at least two priced ones, and dearer than any other), or one agent's own calls (at least two of
+them, among at least two agents with a cost, and not already explained by one hot call of its
+own), carrying at least
 ``cost_hotspot_share`` of the cost. Severity: the lower of the share's rank and the cost's own
 (``severity_high_usd``, ``severity_medium_usd``); no time saving.
 
