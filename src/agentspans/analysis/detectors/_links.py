@@ -46,19 +46,22 @@ def read_links(tree: Tree, accounts: Accounts) -> Links:
     links = Links()
     records = tree.records
     asked_key, carried_key = semconv.RESPONSE_TOOL_CALL_IDS, semconv.REQUEST_TOOL_RESULT_IDS
+    asker, executor = links.asker, links.executor
     for node in accounts.llm_nodes:
         attributes: Mapping[str, Any] = records[node].attributes
-        asked = _ids(attributes.get(asked_key))
-        if asked:
+        # Most calls carry neither: one lookup each, no conversion.
+        value = attributes.get(asked_key)
+        if value and (asked := _ids(value)):
             links.asked[node] = asked
             for call in asked:
-                links.asker.setdefault(call, node)
-        carried = _ids(attributes.get(carried_key))
-        if carried:
+                asker.setdefault(call, node)
+        value = attributes.get(carried_key)
+        if value and (carried := _ids(value)):
             links.carried[node] = carried
+    id_key = semconv.GEN_AI_TOOL_CALL_ID
     for node in accounts.tool_nodes:
-        value = records[node].attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
-        if isinstance(value, str) and value:
+        value = records[node].attributes.get(id_key)
+        if value and isinstance(value, str):
             links.call_id[node] = value
-            links.executor.setdefault(value, node)
+            executor.setdefault(value, node)
     return links
