@@ -101,12 +101,13 @@ def test_tool_ids_find_the_batch_across_parents() -> None:
 
 
 def test_without_ids_tools_between_two_model_calls_are_one_responses() -> None:
-    """No ids (decorated tools): three tools 100-200-300-400 between model calls. In an agent
-    loop the tools between two model calls were asked for by the first; saving 200, evidence
-    'structure'."""
+    """No ids (decorated tools): three tools 100-200-300-400 between model calls, the first
+    having finished with 'tool_calls'. In an agent loop the tools after such a response were
+    asked for by it; saving 200, evidence 'structure'. Had it finished with 'stop', the tools
+    are the app's own code: still reported, but hedged."""
     records = [
         agent("assistant", None, 0, 500),
-        chat("m1", "assistant", 0, 100),
+        chat("m1", "assistant", 0, 100, gen_ai__response__finish_reasons=["tool_calls"]),
         tool("t1", "assistant", 100, 200),
         tool("t2", "assistant", 200, 300),
         tool("t3", "assistant", 300, 400),
@@ -117,6 +118,10 @@ def test_without_ids_tools_between_two_model_calls_are_one_responses() -> None:
     assert finding.span_ids == ("t1", "t2", "t3")
     assert finding.details["evidence"] == "structure"
     assert "one response asked for all of them" in finding.message
+    records[1] = chat("m1", "assistant", 0, 100, gen_ai__response__finish_reasons=["stop"])
+    _, found = run(records, coordination_overhead_share=1.0)
+    (finding,) = of_kind(found, "parallelizable_sequence")
+    assert "If they do not depend on each other" in finding.message
 
 
 def test_a_response_that_asked_for_fewer_tools_than_ran_is_not_credited() -> None:

@@ -11,9 +11,11 @@ concurrently two steps that it links. Three patterns are reported, each saying i
 2. ``structure``, tools: without ids, tool calls in a row under one parent. A model call among
    the siblings is a dependency point: in an agent loop (model -> the tools it asked for -> the
    model reading their results) the model call needs the tools before it and the tools after
-   it need the model call, so a run never includes or crosses one. Tools after a model call
-   and before the next were asked for by that one response; tools with no model call before
-   them are plain code, and the message asks the reader to check they do not feed each other.
+   it need the model call, so a run never includes or crosses one. Tools right after a model
+   call whose response asked for tool calls (as many ids as tools ran, or a ``tool_calls`` /
+   ``tool_use`` finish reason) were asked for by that one response; other tools (no model call
+   before them, or one that finished with ``stop``) are the app's own code, and the message asks
+   the reader to check they do not feed each other.
 3. ``structure``, delegations: the same agent delegated to several times in a row under one
    parent, with no model or tool call between and no tool result of one carried into another's
    requests. Different agents in a row are not reported: a pipeline (CrewAI's sequential
@@ -30,12 +32,15 @@ all ran at once.
 
 from __future__ import annotations
 
+from agentspans import semconv
 from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, name_counts
 from agentspans.analysis.detectors.repeats import retry_chains
 from agentspans.analysis.model import Finding
 
 KIND = "parallelizable_sequence"
+# Finish reasons of a response that asked for tool calls (OpenAI chat, Anthropic, older OpenAI).
+_TOOL_REASONS = frozenset({"tool_calls", "tool_use", "function_call"})
 BY_IDS = "tool_call_ids"
 BY_STRUCTURE = "structure"
 
@@ -123,11 +128,27 @@ def _close(
         if not _linked(view, run):
             _report(view, run, findings, evidence=BY_STRUCTURE, parent=parent)
         return
-    asked = view.links().asked.get(model) if model >= 0 else None
-    # The response that came before says how many tools it asked for: fewer than ran means
-    # some of them are the app's own code, not that response's requests.
-    one_response = model >= 0 and (asked is None or len(asked) >= len(run))
-    _report(view, run, findings, evidence=BY_STRUCTURE, parent=parent, after_model=one_response)
+    _report(
+        view,
+        run,
+        findings,
+        evidence=BY_STRUCTURE,
+        parent=parent,
+        after_model=model >= 0 and _asked_for(view, model, len(run)),
+    )
+
+
+def _asked_for(view: TraceView, model: int, count: int) -> bool:
+    """Whether the model call's response asked for (at least) ``count`` tool calls: by its ids
+    when recorded, else by its finish reason. A response that finished with ``stop`` asked for
+    none: the tools after it are the app's own code."""
+    asked = view.links().asked.get(model)
+    if asked is not None:
+        return len(asked) >= count
+    reasons = view.tree.records[model].attributes.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)
+    if isinstance(reasons, str):
+        reasons = (reasons,)
+    return isinstance(reasons, (list, tuple)) and any(r in _TOOL_REASONS for r in reasons)
 
 
 def _linked(view: TraceView, run: list[int]) -> bool:
