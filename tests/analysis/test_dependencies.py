@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agentspans import semconv
 from agentspans.analysis import Finding, SpanRecord, Thresholds, TraceAnalysis, analyze
 
@@ -139,6 +142,21 @@ def test_a_response_that_asked_for_fewer_tools_than_ran_is_not_credited() -> Non
     assert "If they do not depend on each other" in finding.message
 
 
+def test_an_id_two_responses_asked_for_is_no_evidence() -> None:
+    """m1 asks for a, b, c; m2 reads a's result and asks for b again (a malformed trace: ids
+    are unique). tb may have served m2, after ta's result: ta, tb, tc are not one batch."""
+    records = [
+        agent("assistant", None, 0, 800),
+        chat("m1", "assistant", 0, 100, **{ASKED: ["a", "b", "c"]}),
+        tool("ta", "assistant", 100, 200, **{CALL_ID: "a"}),
+        chat("m2", "assistant", 200, 300, **{ASKED: ["b"], CARRIED: ["a"]}),
+        tool("tb", "assistant", 300, 400, **{CALL_ID: "b"}),
+        tool("tc", "assistant", 400, 500, **{CALL_ID: "c"}),
+    ]
+    _, found = run(records, coordination_overhead_share=1.0)
+    assert of_kind(found, "parallelizable_sequence") == []
+
+
 def test_retried_tool_is_error_retry_only() -> None:
     """fetch fails 0-100 and is retried 100-200 (same name, same parent), then parse 200-300
     and store 300-400. The retry waits for the failure by nature: error_retry, and the three
@@ -264,3 +282,50 @@ def test_delegations_linked_by_a_handed_on_conversation_are_not_parallelizable()
     ]
     _, found = run(records)
     assert of_kind(found, "parallelizable_sequence") == []
+
+
+@st.composite
+def agent_loops(draw: st.DrawFn) -> list[SpanRecord]:
+    """Random agents running random loops: model calls that ask for some tool calls (ids or
+    not), tools executing them one by one or overlapping, sometimes failing and retried,
+    sometimes identical (fingerprints), results carried back or not; nested delegations."""
+    records = [agent("root", None, 0, 100_000)]
+    clock = 0
+    parents = ["root"]
+    for counter in range(1, draw(st.integers(1, 12)) + 1):
+        parent = draw(st.sampled_from(parents))
+        kind = draw(st.sampled_from(["model", "tool", "agent"]))
+        start = clock + draw(st.integers(0, 30))
+        length = draw(st.integers(0, 200))
+        sid = f"s{counter}"
+        extra: dict[str, Any] = {}
+        if draw(st.booleans()):
+            extra["agentspans__request__fingerprint"] = draw(st.sampled_from(["f1", "f2"]))
+        if kind == "model":
+            if draw(st.booleans()):
+                extra[ASKED] = draw(st.lists(st.sampled_from("abcdef"), max_size=4))
+            if draw(st.booleans()):
+                extra[CARRIED] = draw(st.lists(st.sampled_from("abcdef"), max_size=4))
+            records.append(chat(sid, parent, start, start + length, **extra))
+        elif kind == "tool":
+            if draw(st.booleans()):
+                extra[CALL_ID] = draw(st.sampled_from("abcdef"))
+            name = draw(st.sampled_from(["execute_tool x", "execute_tool y"]))
+            error = draw(st.integers(0, 4)) == 0
+            records.append(
+                tool(sid, parent, start, start + length, name=name, error=error, **extra)
+            )
+        else:
+            name = draw(st.sampled_from(["helper", "other"]))
+            records.append(agent(sid, parent, start, start + length, gen_ai__agent__name=name))
+            parents.append(sid)
+        if draw(st.booleans()):
+            clock = start + length  # the next one starts after this one: sequential
+    return records
+
+
+@settings(max_examples=1000, deadline=None)
+@given(agent_loops())
+def test_no_finding_contradicts_the_traces_own_evidence(records: list[SpanRecord]) -> None:
+    for result in analyze(records, Thresholds(parallelizable_min_savings_ms=0)):
+        assert contradictions(records, result) == []

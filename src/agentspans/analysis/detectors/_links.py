@@ -29,6 +29,9 @@ class Links:
     executor: dict[str, int] = field(default_factory=dict)
     # Tool-call id -> the first LLM call whose response asked for it.
     asker: dict[str, int] = field(default_factory=dict)
+    # Ids that several responses asked for (ids are unique per call, so the evidence is
+    # ambiguous: such calls are left out of any batch).
+    ambiguous: set[str] = field(default_factory=set)
 
     def any(self) -> bool:
         return bool(self.asked or self.carried or self.call_id)
@@ -54,7 +57,8 @@ def read_links(tree: Tree, accounts: Accounts) -> Links:
         if value and (asked := _ids(value)):
             links.asked[node] = asked
             for call in asked:
-                asker.setdefault(call, node)
+                if asker.setdefault(call, node) != node:
+                    links.ambiguous.add(call)
         value = attributes.get(carried_key)
         if value and (carried := _ids(value)):
             links.carried[node] = carried

@@ -68,6 +68,8 @@ def _batches(view: TraceView, retrying: set[int]) -> tuple[list[Finding], set[in
     start = view.tree.start
     for llm, asked in links.asked.items():
         tools = [links.executor[c] for c in asked if c in links.executor]
+        # An id several responses asked for is no evidence of which one the tool served.
+        tools = [t for t in tools if links.call_id[t] not in links.ambiguous]
         matched.update(tools)
         tools = sorted({t for t in tools if t not in retrying}, key=start.__getitem__)
         if len(tools) >= view.thresholds.parallelizable_min_calls:
