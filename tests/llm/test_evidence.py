@@ -96,3 +96,44 @@ def test_anthropic_tool_use_and_tool_result(spans: CapturedSpans, provider: Fake
     assert list(carried[semconv.REQUEST_TOOL_RESULT_IDS]) == asked
     assert carried[semconv.REQUEST_MESSAGE_COUNT] == 3
     client.close()
+
+
+def test_responses_and_stream_event_shapes() -> None:
+    """The Responses API's and Anthropic's stream shapes, as the SDKs parse them (dicts here:
+    the reader takes models and dicts alike); malformed values are ignored, never raised on."""
+    from agentspans.wrappers._evidence import (
+        add_chunk_tool_call_ids,
+        request_evidence,
+        response_tool_call_ids,
+    )
+
+    response = {
+        "output": [
+            {"type": "reasoning", "id": "rs_1"},
+            {"type": "function_call", "call_id": "call_a", "name": "weather"},
+            {"type": "function_call", "call_id": "call_b", "name": "news"},
+        ]
+    }
+    assert response_tool_call_ids(response) == ["call_a", "call_b"]
+    items = [
+        {"role": "user", "content": "hi"},
+        {"type": "function_call", "call_id": "call_a"},
+        {"type": "function_call_output", "call_id": "call_a", "output": "sunny"},
+    ]
+    assert request_evidence(items) == {
+        semconv.REQUEST_MESSAGE_COUNT: 3,
+        semconv.REQUEST_TOOL_RESULT_IDS: ["call_a"],
+    }
+    assert request_evidence("just text") == {semconv.REQUEST_MESSAGE_COUNT: 1}
+    assert request_evidence(None) == {}
+    ids: list[str] = []
+    for event in (
+        {"type": "response.output_item.added", "item": {"type": "function_call", "call_id": "x"}},
+        {"type": "content_block_start", "content_block": {"type": "tool_use", "id": "toolu_1"}},
+        {"type": "content_block_start", "content_block": {"type": "text"}},
+        {"type": "response.completed", "response": response},
+        {"choices": [{"delta": {"tool_calls": [{"id": None}, {"id": 3}, "junk"]}}]},
+        {"type": "response.output_item.added", "item": None},
+    ):
+        add_chunk_tool_call_ids(event, ids)
+    assert ids == ["x", "toolu_1", "call_a", "call_b"]
