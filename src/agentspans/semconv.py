@@ -131,6 +131,8 @@ FINDING_EVENT_MESSAGE: Final = "agentspans.finding.message"
 FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
 # How many spans the finding concerns (the id list above stops at 32).
 FINDING_EVENT_SPAN_COUNT: Final = "agentspans.finding.span_count"
+# What a parallelizable_sequence rests on: "tool_call_ids" or "structure".
+FINDING_EVENT_EVIDENCE: Final = "agentspans.finding.evidence"
 
 # Instrumentation scope of every span agentspans starts itself.
 INSTRUMENTATION_SCOPE: Final = "agentspans"

@@ -195,6 +195,9 @@ def test_three_tool_calls_from_one_response_run_one_by_one(
     assert finding.estimated_savings_ms == pytest.approx(covered - gaps - max(durations), abs=0.01)
     assert finding.estimated_savings_ms >= 80  # 150 ms of sleeps, the longest 60 ms
     assert finding.details["evidence"] == ("tool_call_ids" if ids else "structure")
+    # The exported tool spans carry it on their finding event.
+    events = [dict(e.attributes or {}) for s in tools for e in s.events]
+    assert {e.get(semconv.FINDING_EVENT_EVIDENCE) for e in events} == {finding.details["evidence"]}
     for name in TOOL_SECONDS:
         assert name in finding.message
 
