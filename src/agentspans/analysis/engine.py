@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentspans import semconv
 from agentspans.analysis._build import segment
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_time_ns
@@ -28,25 +27,17 @@ def analyze(
     return [analyze_tree(tree, limits) for tree in build_forest(records)]
 
 
-_DELEGATING_ROOTS = frozenset({semconv.OP_INVOKE_AGENT, semconv.OP_INVOKE_WORKFLOW})
-
-
 def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:
-    """The spans that delegated and waited, whose own time is coordination overhead: every
-    agent span with an agent, LLM or tool call beneath it whose nearest agent it is; and the
-    root, when it has an agent span beneath it, or is a workflow span with calls beneath it.
-    A lone LLM call, or tools alone, delegate nothing."""
+    """The spans whose own time is coordination overhead (the contract in docs/analysis.md):
+    every agent span that delegates to at least one other agent span, and the root, when the
+    trace delegated at all (an agent span beneath it). A lone LLM call, tools alone, or one
+    agent working with its own model and tools delegate nothing, so they get none."""
     parent, agent_of = tree.parent, accounts.agent_of
+    # The nearest agent above an agent span delegates to it.
     delegating = {agent_of[parent[i]] for i in accounts.agent_nodes if i > 0}
-    delegating.update(agent_of[i] for i in accounts.llm_nodes)
-    delegating.update(agent_of[i] for i in accounts.tool_nodes)
     delegating.discard(-1)
-    below_root = len(accounts.agent_nodes) > (1 if accounts.agent[0] else 0) or (
-        accounts.operation[0] in _DELEGATING_ROOTS
-        and bool(accounts.llm_nodes or accounts.tool_nodes)
-    )
     found = [i for i in accounts.agent_nodes if i in delegating and i != 0]
-    if 0 in delegating or below_root:
+    if any(i != 0 for i in accounts.agent_nodes):
         found.insert(0, 0)
     return found
 
