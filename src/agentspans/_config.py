@@ -396,6 +396,22 @@ def _delegates_option(
     return _delegates(value)
 
 
+# The numeric options: (environment variable, default, whether it must be an integer).
+_NUMBERS: dict[str, tuple[str, float, bool]] = {
+    "analysis_hold_s": ("AGENTSPANS_ANALYSIS_HOLD_S", _DEFAULT_ANALYSIS_HOLD_S, False),
+    "max_spans_per_trace": ("AGENTSPANS_MAX_SPANS_PER_TRACE", _DEFAULT_MAX_SPANS_PER_TRACE, True),
+    "max_traces_held": ("AGENTSPANS_MAX_TRACES_HELD", _DEFAULT_MAX_TRACES_HELD, True),
+    "resource_interval_s": ("AGENTSPANS_RESOURCE_INTERVAL_S", _DEFAULT_RESOURCE_INTERVAL_S, False),
+    "export_timeout_s": ("AGENTSPANS_EXPORT_TIMEOUT_S", _DEFAULT_EXPORT_TIMEOUT_S, False),
+    "shutdown_timeout_s": ("AGENTSPANS_SHUTDOWN_TIMEOUT_S", _DEFAULT_SHUTDOWN_TIMEOUT_S, False),
+}
+
+
+def _number(option: str, value: float | None) -> Any:
+    env_name, default, integer = _NUMBERS[option]
+    return _numeric_option(option, value, env_name, default, integer)
+
+
 def resolve(**options: Unpack[Options]) -> Config:
     """Resolve and validate every option once."""
     _check_known(options)
@@ -419,47 +435,15 @@ def resolve(**options: Unpack[Options]) -> Config:
         libraries=_libraries(options.get("libraries")),
         analysis=analysis,
         thresholds=_thresholds(options.get("thresholds")),
-        analysis_hold_s=_numeric_option(
-            "analysis_hold_s",
-            options.get("analysis_hold_s"),
-            "AGENTSPANS_ANALYSIS_HOLD_S",
-            _DEFAULT_ANALYSIS_HOLD_S,
-        ),
-        max_spans_per_trace=_numeric_option(
-            "max_spans_per_trace",
-            options.get("max_spans_per_trace"),
-            "AGENTSPANS_MAX_SPANS_PER_TRACE",
-            _DEFAULT_MAX_SPANS_PER_TRACE,
-            integer=True,
-        ),
-        max_traces_held=_numeric_option(
-            "max_traces_held",
-            options.get("max_traces_held"),
-            "AGENTSPANS_MAX_TRACES_HELD",
-            _DEFAULT_MAX_TRACES_HELD,
-            integer=True,
-        ),
+        analysis_hold_s=_number("analysis_hold_s", options.get("analysis_hold_s")),
+        max_spans_per_trace=_number("max_spans_per_trace", options.get("max_spans_per_trace")),
+        max_traces_held=_number("max_traces_held", options.get("max_traces_held")),
         resources=resources,
-        resource_interval_s=_numeric_option(
-            "resource_interval_s",
-            options.get("resource_interval_s"),
-            "AGENTSPANS_RESOURCE_INTERVAL_S",
-            _DEFAULT_RESOURCE_INTERVAL_S,
-        ),
+        resource_interval_s=_number("resource_interval_s", options.get("resource_interval_s")),
         prices=_prices(options.get("prices")),
         prices_file=_prices_file(options.get("prices_file")),
-        export_timeout_s=_numeric_option(
-            "export_timeout_s",
-            options.get("export_timeout_s"),
-            "AGENTSPANS_EXPORT_TIMEOUT_S",
-            _DEFAULT_EXPORT_TIMEOUT_S,
-        ),
-        shutdown_timeout_s=_numeric_option(
-            "shutdown_timeout_s",
-            options.get("shutdown_timeout_s"),
-            "AGENTSPANS_SHUTDOWN_TIMEOUT_S",
-            _DEFAULT_SHUTDOWN_TIMEOUT_S,
-        ),
+        export_timeout_s=_number("export_timeout_s", options.get("export_timeout_s")),
+        shutdown_timeout_s=_number("shutdown_timeout_s", options.get("shutdown_timeout_s")),
         tracer_provider=options.get("tracer_provider"),
         metrics=metrics,
         meter_provider=_meter_provider(options.get("meter_provider")),
