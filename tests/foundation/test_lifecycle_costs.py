@@ -5,11 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import pytest
+import wrapt
+from opentelemetry import trace
 
 import agentspans
+from agentspans._runtime import RUNTIME
 from agentspans.testing import CapturedSpans
+from agentspans.wrappers._lifecycle import Invocation, traced
 
 
 def _deepest(function: Callable[[int], int]) -> int:
@@ -119,3 +124,36 @@ async def test_decorated_coroutines_recurse_and_nest(spans: CapturedSpans) -> No
     chain = spans.named("invoke_agent _recurse_async")
     assert len(chain) == 51
     assert len(spans.roots()) == 1
+
+
+class _QuietInvocation(Invocation):
+    """Like an LLM call's: records no message and no stack."""
+
+    record_exception_message = False
+
+
+def _deep_failure() -> None:
+    raise _Boom("in the client")
+
+
+def test_frames_below_a_span_that_records_no_stack_stay_on_the_outer_span(
+    spans: CapturedSpans,
+) -> None:
+    def start_quiet(instance: object, args: tuple[object, ...], kwargs: dict[str, object]) -> Any:
+        runtime = RUNTIME.current
+        assert runtime is not None
+        span = runtime.tracer.start_span("quiet call")
+        return _QuietInvocation(span, trace.set_span_in_context(span))
+
+    quiet = wrapt.FunctionWrapper(_deep_failure, traced(_deep_failure, start_quiet))
+
+    @agentspans.agent(name="outer")
+    def outer() -> None:
+        quiet()
+
+    with pytest.raises(_Boom):
+        outer()
+    (event,) = [e for e in spans.one("invoke_agent outer").events if e.name == "exception"]
+    assert event.attributes is not None
+    assert "_deep_failure" in str(event.attributes["exception.stacktrace"])
+    assert not [e for e in spans.one("quiet call").events if e.name == "exception"]

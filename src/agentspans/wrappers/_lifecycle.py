@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import traceback
 from collections.abc import AsyncGenerator, Callable, Generator
-from types import CodeType
 from typing import Any
 
 import wrapt
@@ -134,22 +134,28 @@ class Invocation:
         self.span.end(end_time=end_time)
 
 
-# The code objects of the wrappers below: where one span's share of a traceback ends.
-_WRAPPER_CODES: set[CodeType] = set()
+# Per thread, the exception last recorded and the head of its traceback then, as ids: while an
+# exception unwinds through nested spans, the frames below that entry are on the inner span.
+# Only ids are kept, so no traceback (and none of its frames' locals) outlives the exception.
+_last_recorded = threading.local()
 
 
 def _own_frames(exc: BaseException) -> tuple[int, bool]:
-    """How many traceback entries belong to this span, and whether deeper ones were cut.
+    """How many traceback entries this span records, and whether deeper ones are elsewhere.
 
-    At the time a wrapper sees the exception, its traceback runs from the wrapper's own frame
-    down to the raise. Formatting all of it at every level of nested spans costs O(depth^2) (a
-    recursion of 300 agents took seconds); each span records its frames down to the next wrapper
-    instead, so the spans of one failure hold the whole stack between them, each frame once.
+    Formatting the whole traceback at every level of nested spans cost O(depth^2) (a recursion of
+    300 agents took seconds). Each span records its frames down to where the span inside it
+    recorded the same exception, so the spans of one failure hold the whole stack between them,
+    each frame once. Where no inner span recorded it (an LLM call records no stack), the whole
+    traceback is recorded here.
     """
     tb = exc.__traceback__
+    last = getattr(_last_recorded, "value", None)
+    stop = last[1] if last is not None and last[0] == id(exc) else None
+    _last_recorded.value = (id(exc), id(tb))
     count = 0
     while tb is not None:
-        if count and tb.tb_frame.f_code in _WRAPPER_CODES:
+        if count and id(tb) == stop:
             return count, True
         count += 1
         tb = tb.tb_next
@@ -234,7 +240,6 @@ def traced(function: Callable[..., Any], start: Starter) -> Wrapper:
                 result = await wrapped(*args, **kwargs)
             return invocation.succeed(result)
 
-        _WRAPPER_CODES.add(awaiting.__code__)
         return awaiting
 
     def calling(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -245,7 +250,6 @@ def traced(function: Callable[..., Any], start: Starter) -> Wrapper:
             result = wrapped(*args, **kwargs)
         return finish(invocation, result)
 
-    _WRAPPER_CODES.add(calling.__code__)
     return calling
 
 
@@ -316,7 +320,6 @@ def traced_function(function: Callable[..., Any], start: Starter) -> Callable[..
             return invocation.succeed(result)
 
         call = calling
-    _WRAPPER_CODES.add(call.__code__)
     functools.update_wrapper(call, function)
     setattr(call, TRACED_MARK, True)
     return call
