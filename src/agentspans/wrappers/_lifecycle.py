@@ -3,7 +3,9 @@
 An :class:`Invocation` owns one span. It is begun before the wrapped code runs and ended exactly
 once: when the call returns, raises, or (for generators and streams) when the result is
 exhausted, closed or dropped. :func:`traced` turns a *starter* — a function that looks at the call
-and returns an ``Invocation`` or ``None`` — into a ``wrapt`` wrapper of the right flavour.
+and returns an ``Invocation`` or ``None`` — into a ``wrapt`` wrapper for a patch, and
+:func:`traced_function` into the decorated function itself; both for every calling shape (sync,
+coroutine, generator, async generator), each running the call inside ``with invocation:``.
 
 The wrapped function is called exactly once whatever happens inside agentspans: a failing starter
 means the call runs untraced; the user's exception is recorded and re-raised with a bare ``raise``
