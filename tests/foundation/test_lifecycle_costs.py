@@ -49,10 +49,14 @@ class _Boom(Exception):
     pass
 
 
+_raised: list[_Boom] = []
+
+
 @agentspans.agent
 def _fail_at_bottom(n: int) -> int:
     if n == 0:
-        raise _Boom("at the bottom")
+        _raised.append(_Boom("at the bottom"))
+        raise _raised[-1]
     return _fail_at_bottom(n - 1)
 
 
@@ -73,6 +77,8 @@ def test_a_decorated_level_costs_one_frame_more_than_a_plain_call(
 def test_exceptions_pass_through_unchanged_and_are_recorded(spans: CapturedSpans) -> None:
     with pytest.raises(_Boom) as caught:
         _fail_at_bottom(3)
+    assert caught.value is _raised[-1]  # the very object, not a copy or a wrapper
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
     tb: TracebackType | None = caught.value.__traceback__
     frames = []
     while tb is not None:
