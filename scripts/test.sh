@@ -22,6 +22,9 @@ step "ruff"
 step "mypy"
 "$VENV/bin/mypy"
 
+step "complexity (radon): no function in src/ worse than C"
+"$VENV/bin/python" scripts/check_complexity.py
+
 step "stack: Prometheus and docker-compose (Debian), Collector and Jaeger (Go modules)"
 # The stack tests (tests/stack/) run a real Prometheus and check docker-compose.yml with
 # Debian's docker-compose client (no engine needed); CI runs as root on a fresh machine.

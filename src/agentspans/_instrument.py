@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import importlib
-import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
+from typing_extensions import Unpack
 
 from agentspans import semconv
-from agentspans._config import Config, ConfigError, resolve
+from agentspans._config import Config, ConfigError, Options, resolve
 from agentspans._errors import logger, reset_reported
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
 from agentspans._threads import patch_threads
+from agentspans._version import __version__
 from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
@@ -103,33 +104,7 @@ def _start_hooks(libraries: Iterable[str]) -> list[StartHook]:
     return hooks
 
 
-def instrument(
-    *,
-    service_name: str | None = None,
-    exporter: str | Sequence[str] | None = None,
-    otlp_protocol: str | None = None,
-    otlp_endpoint: str | None = None,
-    file_path: str | os.PathLike[str] | None = None,
-    capture_content: bool | None = None,
-    delegates: Mapping[str, str | None] | Iterable[str] | str | None = None,
-    agents: Iterable[str] | str | None = None,
-    tools: Iterable[str] | str | None = None,
-    libraries: str | Sequence[str] | None = None,
-    analysis: bool | None = None,
-    thresholds: Mapping[str, float] | None = None,
-    analysis_hold_s: float | None = None,
-    max_spans_per_trace: int | None = None,
-    max_traces_held: int | None = None,
-    resources: bool | None = None,
-    resource_interval_s: float | None = None,
-    prices: Mapping[str, Mapping[str, float]] | None = None,
-    prices_file: str | os.PathLike[str] | None = None,
-    export_timeout_s: float | None = None,
-    shutdown_timeout_s: float | None = None,
-    tracer_provider: Any = None,
-    metrics: bool | None = None,
-    meter_provider: Any = None,
-) -> Instrumentation:
+def instrument(**options: Unpack[Options]) -> Instrumentation:
     """Turn agent delegations, LLM calls and tool calls into nested OpenTelemetry spans.
 
     Call once at start-up. A second call while instrumented changes nothing and returns the
@@ -137,32 +112,7 @@ def instrument(
     option is documented in ``docs/configuration.md``; a wrong one raises :class:`ConfigError`.
     """
     global _current
-    config = resolve(
-        service_name=service_name,
-        exporter=exporter,
-        otlp_protocol=otlp_protocol,
-        otlp_endpoint=otlp_endpoint,
-        file_path=file_path,
-        capture_content=capture_content,
-        delegates=delegates,
-        agents=agents,
-        tools=tools,
-        libraries=libraries,
-        analysis=analysis,
-        thresholds=thresholds,
-        analysis_hold_s=analysis_hold_s,
-        max_spans_per_trace=max_spans_per_trace,
-        max_traces_held=max_traces_held,
-        resources=resources,
-        resource_interval_s=resource_interval_s,
-        prices=prices,
-        prices_file=prices_file,
-        export_timeout_s=export_timeout_s,
-        shutdown_timeout_s=shutdown_timeout_s,
-        tracer_provider=tracer_provider,
-        metrics=metrics,
-        meter_provider=meter_provider,
-    )
+    config = resolve(**options)
     _check_thresholds(config)
     try:
         prices_table = build_table(config.prices, config.prices_file)
@@ -181,7 +131,7 @@ def instrument(
         installation = install(config, annotator, Enricher(prices_table, sampler), start_hooks)
         span_metrics = _install_metrics(config, installation, sampler)
         tracer = trace.get_tracer(
-            semconv.INSTRUMENTATION_SCOPE, _version(), tracer_provider=installation.provider
+            semconv.INSTRUMENTATION_SCOPE, __version__, tracer_provider=installation.provider
         )
         patches = Patches()
         RUNTIME.current = Runtime(tracer, config)
@@ -229,9 +179,3 @@ def uninstrument() -> None:
 def instrumentation() -> Instrumentation | None:
     """The active :class:`Instrumentation`, or None."""
     return _current
-
-
-def _version() -> str:
-    from agentspans import __version__
-
-    return __version__

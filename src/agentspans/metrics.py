@@ -442,7 +442,7 @@ def install_metrics(
             metric_readers=readers, resource=resource or Resource.create(), shutdown_on_exit=False
         )
         owned = True
-    from agentspans import __version__
+    from agentspans._version import __version__
 
     recorder = SpanMetrics(provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__))
     _gauge_sampler = sampler if sampler is not None and sampler.has_gpu else None

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -23,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
-from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
+from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced, traced_function
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,8 +130,7 @@ def _default_agent_name(function: Any, instance: Any) -> str:
 def _decorate(
     function: F, make_start: Callable[[Any], Callable[[Any, Args, Kwargs], Invocation | None]]
 ) -> F:
-    start = make_start(function)
-    return wrapt.FunctionWrapper(function, traced(function, start))  # type: ignore[return-value]
+    return traced_function(function, make_start(function))  # type: ignore[return-value]
 
 
 def _agent_starter(
