@@ -21,9 +21,6 @@ WORST_RANK = "C"
 KNOWN: dict[str, str] = {
     "agentspans/metrics.py:SpanMetrics._record_llm": "views",
     "agentspans/metrics.py:SpanMetrics._record_findings": "views",
-    "agentspans/analysis/detectors/repeats.py:detect_repeats": "findings",
-    "agentspans/analysis/detectors/repeats.py:detect_retries": "findings",
-    "agentspans/analysis/forest.py:_trace_trees": "findings",
     "agentspans/analysis/accounting.py:account": "llm-paths",
 }
 
