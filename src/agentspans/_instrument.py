@@ -92,6 +92,7 @@ def _install_metrics(
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
+        span_metrics.flush_spans = processor.force_flush
     return span_metrics
 
 
