@@ -7,7 +7,9 @@ Each panel target's ``expr`` and each ``label_values(metric, label)`` template v
 to Prometheus' query API, with Grafana's variables replaced the way Grafana would fill them
 (``$__rate_interval`` and ``$__range`` by ``--rate-interval`` / ``--range``, a multi-value
 variable by its "All" value). An expression passes when Prometheus accepts it and it returns at
-least one series with a finite value. With ``--no-gpu`` (a machine without NVML), expressions
+least one series with a finite value other than zero: an expression that answers only zeros
+(an ``increase()`` that never saw its series rise) is as blind as one with no data. With
+``--no-gpu`` (a machine without NVML), expressions
 that read only ``hw_gpu_*`` metrics must still be accepted by Prometheus, but may be empty.
 
 Prints one line per expression and exits 1 when any fails.
@@ -128,21 +130,27 @@ def check(
             found = len(values)
         else:
             data = _query(base, "/api/v1/query", [("query", query)], timeout_s)
-            found = sum(1 for item in data.get("result", []) if _finite(item))
+            values = [
+                v for item in data.get("result", []) for v in _values(item) if math.isfinite(v)
+            ]
+            found = sum(1 for v in values if v != 0)
+            if values and not found:
+                return Outcome(expression, query, False, 0, f"only zeros ({len(values)} values)")
     except (OSError, ValueError) as exc:
         return Outcome(expression, query, False, 0, str(exc))
     if found:
-        return Outcome(expression, query, True, found, f"{found} series")
+        return Outcome(expression, query, True, found, f"{found} non-zero")
     if empty_allowed:
         return Outcome(expression, query, True, 0, "no data: GPU metrics on a machine without NVML")
     return Outcome(expression, query, False, 0, "no data")
 
 
-def _finite(item: dict[str, Any]) -> bool:
+def _values(item: dict[str, Any]) -> list[float]:
+    """A result's values: an instant vector's one, or every point of a matrix."""
     value = item.get("value")
-    if value is None:  # a matrix answer: any finite point
-        return any(math.isfinite(float(v)) for _, v in item.get("values", []))
-    return math.isfinite(float(value[1]))
+    if value is None:
+        return [float(v) for _, v in item.get("values", [])]
+    return [float(value[1])]
 
 
 def dashboard_files(paths: list[Path]) -> list[Path]:

@@ -258,7 +258,9 @@ def _llm_dimensions(
 
 def _workflow_dimensions(root: ReadableSpan | None) -> dict[str, AttributeValue]:
     workflow = (root.attributes or {}).get(semconv.GEN_AI_WORKFLOW_NAME) if root else None
-    return {semconv.GEN_AI_WORKFLOW_NAME: workflow} if isinstance(workflow, str) and workflow else {}
+    return (
+        {semconv.GEN_AI_WORKFLOW_NAME: workflow} if isinstance(workflow, str) and workflow else {}
+    )
 
 
 def _finding_events(span: ReadableSpan) -> Iterable[Mapping[str, Any]]:

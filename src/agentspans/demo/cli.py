@@ -71,7 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     parser.add_argument("--seed", type=int, default=7, help="seed of the simulated latencies")
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="FACTOR",
+        help="divide every simulated latency by FACTOR (default 1; 6 runs the story in a second)",
+    )
     return parser
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
 
 
 def _sends_otlp(args: argparse.Namespace) -> bool:
@@ -91,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     captured = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(captured))
     tools.reseed(args.seed)
+    tools.set_speed(args.speed)
     started = time.perf_counter()
-    with LLMSimulator(seed=args.seed) as simulator:
+    with LLMSimulator(seed=args.seed, speed=args.speed) as simulator:
         say(
             f"agentspans demo: a coordinator with research, data and writer agents, talking to a "
             f"local LLM SIMULATOR at {simulator.base_url} (no real model is called; its latencies "
