@@ -267,8 +267,10 @@ def _finding_events(span: ReadableSpan) -> Iterable[Mapping[str, Any]]:
     """The attributes of the span's finding events that name a kind."""
     for event in span.events:
         attributes = event.attributes or {}
-        if event.name == semconv.FINDING_EVENT and isinstance(
-            attributes.get(semconv.FINDING_EVENT_KIND), str
+        if (
+            event.name == semconv.FINDING_EVENT
+            and isinstance(attributes.get(semconv.FINDING_EVENT_KIND), str)
+            and not attributes.get(semconv.FINDING_EVENT_ROOT_COPY)  # counted on its own spans
         ):
             yield attributes
 
