@@ -56,9 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "html"),
         default="text",
-        help="text: the terminal report (default); json: one JSON document (docs/report.md)",
+        help="text: the terminal report (default); json: one JSON document (docs/report.md); "
+        "html: one self-contained page (agentspans report --format html FILE > report.html)",
     )
     output.add_argument(
         "--threshold",
