@@ -301,6 +301,32 @@ def _meter_provider(value: Any) -> Any:
     return value
 
 
+def _file_path(argument: str | None, exporters: tuple[str, ...]) -> str:
+    """The trace file. Its directory must exist (a typo must not create a tree of folders): for
+    ``file_path=`` that is an error, for AGENTSPANS_FILE_PATH a warning and the default file."""
+    if argument is not None:
+        if "file" in exporters and not _directory_exists(argument):
+            raise ConfigError(
+                f"agentspans.instrument(file_path={argument!r}): the directory "
+                f"{os.path.dirname(os.path.abspath(argument))!r} does not exist; create it or "
+                "pass a path in an existing directory"
+            )
+        return argument
+    from_env = _env("AGENTSPANS_FILE_PATH")
+    if from_env is None:
+        return DEFAULT_FILE_PATH
+    if "file" in exporters and not _directory_exists(from_env):
+        _bad_env(
+            "AGENTSPANS_FILE_PATH", from_env, "a path in an existing directory", DEFAULT_FILE_PATH
+        )
+        return DEFAULT_FILE_PATH
+    return from_env
+
+
+def _directory_exists(path: str) -> bool:
+    return os.path.isdir(os.path.dirname(os.path.abspath(os.path.expanduser(path))))
+
+
 def resolve(
     *,
     service_name: str | None = None,
@@ -350,7 +376,7 @@ def resolve(
         exporters_explicit=explicit,
         otlp_protocol=_otlp_protocol(otlp_protocol),
         otlp_endpoint=otlp_endpoint,
-        file_path=resolved_file or _env("AGENTSPANS_FILE_PATH") or DEFAULT_FILE_PATH,
+        file_path=_file_path(resolved_file, exporters),
         capture_content=_capture_content(capture_content),
         delegates=_delegates(delegates if delegates is not None else env_delegates or None),
         agents=_import_paths("agents", agents if agents is not None else env_agents),

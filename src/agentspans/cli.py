@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Where a multi-agent LLM app spends its time, tokens and money: the critical "
         "path, coordination overhead and bottlenecks of its traces.",
     )
+    parser.add_argument("--version", action="version", version=f"agentspans {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     output = argparse.ArgumentParser(add_help=False)
@@ -113,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run the demo app against a local LLM simulator (agentspans demo --help)"
     )
     return parser
+
+
+def _version() -> str:
+    from agentspans import __version__
+
+    return __version__
 
 
 def _run(argv: list[str]) -> int:

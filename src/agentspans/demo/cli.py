@@ -126,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             answer = _run_app(simulator.base_url)
             instrumentation.force_flush()
+            undelivered = instrumentation.export_failing
         finally:
             agentspans.uninstrument()
             provider.shutdown()
@@ -135,7 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"The app answered in {elapsed:.1f} s ({simulator.requests} simulated API requests); "
         f"its (simulated) report begins: {_first_words(answer)}"
     )
-    if otlp:
+    if otlp and undelivered:
+        say(
+            f"Could NOT send the {len(spans)} spans by OTLP: nothing answered at "
+            f"{_otlp_endpoint()}. Start the stack (docs/stack.md), point "
+            "OTEL_EXPORTER_OTLP_ENDPOINT at a Collector, or drop --otlp to write the OTLP/JSON file. The report below is "
+            "from the spans this process kept."
+        )
+    elif otlp:
         say(
             f"Sent {len(spans)} spans by OTLP (OTEL_EXPORTER_OTLP_* or localhost:4317); open the "
             f"trace in Jaeger (service {SERVICE}). If a warning above says the endpoint cannot be "
@@ -145,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"Wrote {len(spans)} spans as OTLP/JSON to {file_path}.")
     say("")
     return _report(spans, args.format, out)
+
+
+def _otlp_endpoint() -> str:
+    for name in reversed(_OTLP_ENDPOINT_VARIABLES):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return "localhost:4317"
 
 
 def _run_app(base_url: str) -> str:
