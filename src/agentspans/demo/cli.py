@@ -140,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(
             f"Could NOT send the {len(spans)} spans by OTLP: nothing answered at "
             f"{_otlp_endpoint()}. Start the stack (docs/stack.md), point "
-            "OTEL_EXPORTER_OTLP_ENDPOINT at a Collector, or drop --otlp to write the OTLP/JSON file. The report below is "
-            "from the spans this process kept."
+            "OTEL_EXPORTER_OTLP_ENDPOINT at a Collector, or drop --otlp to write the OTLP/JSON "
+            "file. The report below is from the spans this process kept."
         )
     elif otlp:
         say(
