@@ -9,8 +9,8 @@ to Prometheus' query API, with Grafana's variables replaced the way Grafana woul
 variable by its "All" value). An expression passes when Prometheus accepts it and it returns at
 least one series with a finite value other than zero: an expression that answers only zeros
 (an ``increase()`` that never saw its series rise) is as blind as one with no data. With
-``--no-gpu`` (a machine without NVML), expressions
-that read only ``hw_gpu_*`` metrics must still be accepted by Prometheus, but may be empty.
+``--no-gpu`` (a machine without NVML), expressions that read only ``hw_gpu_*`` metrics must
+still be accepted by Prometheus, but may be empty.
 
 Prints one line per expression and exits 1 when any fails.
 """
