@@ -98,7 +98,7 @@ def _install_metrics(
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
-        span_metrics.flush_spans = processor.force_flush
+        span_metrics.flush_spans = processor.flush_held
     return span_metrics
 
 
