@@ -9,6 +9,11 @@ collects.
 An LLM call that two instrumentations both traced (litellm's span around openai's) is recorded
 once: the outermost LLM span counts, and a count it lacks is taken from the first LLM span nested
 inside it that has it — the same rule the trace analysis uses for rollups.
+
+Processes of any lifetime (docs/stack.md): the OTLP exporter sends counters and histograms as
+deltas (unless OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE says otherwise), and a provider
+agentspans created is shut down at interpreter exit after the spans still held for analysis
+were recorded, so a script that just exits delivers its metrics.
 """
 
 from __future__ import annotations
