@@ -20,6 +20,8 @@ GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+# The id of the tool call a tool span executes (set by framework integrations, which know it).
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
@@ -79,6 +81,11 @@ STREAM_OUTCOME: Final = "agentspans.stream.outcome"
 REQUEST_CONTEXT_WINDOW: Final = "agentspans.request.context_window"
 COST_ESTIMATED: Final = "agentspans.cost.estimated"
 PRICE_SOURCE: Final = "agentspans.cost.price_source"
+# Dependency evidence, without content (wrappers/_evidence.py): the tool calls a response asked
+# for, the tool results a request carries back (both by tool-call id), the request's messages.
+RESPONSE_TOOL_CALL_IDS: Final = "agentspans.response.tool_call_ids"
+REQUEST_TOOL_RESULT_IDS: Final = "agentspans.request.tool_result_ids"
+REQUEST_MESSAGE_COUNT: Final = "agentspans.request.message_count"
 
 # Resource usage while the span was open (from the background sampler's timeline).
 CPU_TIME_S: Final = "agentspans.process.cpu.time_s"
@@ -129,6 +136,8 @@ FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
 FINDING_EVENT_SPAN_COUNT: Final = "agentspans.finding.span_count"
 # On the root's copy of a finding that concerns other spans (counters skip it).
 FINDING_EVENT_ROOT_COPY: Final = "agentspans.finding.root_copy"
+# What a parallelizable_sequence rests on: "tool_call_ids" or "structure".
+FINDING_EVENT_EVIDENCE: Final = "agentspans.finding.evidence"
 
 # Instrumentation scope of every span agentspans starts itself.
 INSTRUMENTATION_SCOPE: Final = "agentspans"

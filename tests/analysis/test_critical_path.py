@@ -84,8 +84,9 @@ def test_children_that_outlive_or_precede_their_parent_are_clipped_or_dropped() 
         ("t", 40.0, 50.0),
         ("root", 50.0, 100.0),
     ]
-    # Own time of root: 100 - |[0,5] u [10,50]| = 55 (q is outside root's window).
-    assert result.coordination_overhead_ms == 55.0
+    # Own time of root: 100 - |[0,5] u [10,50]| = 55 (q is outside root's window); a waited on
+    # its tool t, clipped to 40-50: own 40 - 10 = 30. Both coordinated: 85.
+    assert result.coordination_overhead_ms == 85.0
     # Every span is still counted, clipped or not.
     assert result.totals.tool_calls == 3
 

@@ -14,6 +14,8 @@ One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, `
 ``malformed``      a 200 whose JSON body is broken
 ``slow``           50 ms before the first chunk
 ``vllm`` / ``llamacpp`` / ``ollama``  the extra fields those servers put in a chat completion
+``tools<N>``       chat: unless the request's last message is a tool result, ask for N tool
+                   calls (ids ``call_<request number>_<k>``) to the request's tools in turn
 
 Every request is recorded (path, headers, JSON body) in :attr:`FakeProvider.requests`.
 """
@@ -187,6 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault != "missing_usage":
                 document["usage"] = usage
             document.update(SERVER_SIGNATURES.get(fault or "", {}))
+            calls = self._tool_calls(body, fault)
+            if calls:
+                document["choices"][0]["message"] = {"role": "assistant", "tool_calls": calls}
+                document["choices"][0]["finish_reason"] = "tool_calls"
             if fault == "unknown_fields":
                 document["surprise"] = {"nested": [1, 2]}
                 document["choices"][0]["mystery"] = True
@@ -207,6 +213,21 @@ class _Handler(BaseHTTPRequestHandler):
         }
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         yield None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+        calls = self._tool_calls(body, fault)
+        for k, call in enumerate(calls):
+            # As OpenAI streams them: the id and name first, the arguments after.
+            first = {"index": k, "id": call["id"], "type": "function"}
+            first["function"] = {"name": call["function"]["name"], "arguments": ""}
+            yield None, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]}
+            rest = {"index": k, "function": {"arguments": call["function"]["arguments"]}}
+            yield None, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [rest]}}]}
+        if calls:
+            finish = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+            yield None, {**base, "choices": [finish]}
+            if include_usage:
+                yield None, {**base, "choices": [], "usage": OPENAI_USAGE}
+            yield None, "[DONE]"
+            return
         for word in REPLY_WORDS:
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}}]}
             if fault == "unknown_fields":
@@ -224,6 +245,24 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage and fault != "missing_usage":
             yield None, {**base, "choices": [], "usage": None if nulls else OPENAI_USAGE}
         yield None, "[DONE]"
+
+    def _tool_calls(self, body: dict[str, Any], fault: str | None) -> list[dict[str, Any]]:
+        """The tool calls a ``tools<N>`` request is answered with (none after a tool result)."""
+        if not fault or not fault.startswith("tools") or not fault[5:].isdigit():
+            return []
+        messages = body.get("messages") or [{}]
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+        if not tools or (isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"):
+            return []
+        number = len(self.server.provider.requests)
+        return [
+            {
+                "id": f"call_{number}_{k}",
+                "type": "function",
+                "function": {"name": tools[k % len(tools)], "arguments": json.dumps({"k": k})},
+            }
+            for k in range(int(fault[5:]))
+        ]
 
     # -- OpenAI responses ------------------------------------------------------------------------
     def _response_document(self, model: str, fault: str | None, status: str) -> dict[str, Any]:
@@ -356,7 +395,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _messages(self, body: dict[str, Any], model: str, fault: str | None) -> None:
         if not body.get("stream"):
-            self._json(200, self._message_document(model, fault))
+            document = self._message_document(model, fault)
+            anthropic_tools = [
+                {"function": {"name": t.get("name")}} for t in body.get("tools") or []
+            ]
+            last = (body.get("messages") or [{}])[-1]
+            if isinstance(last, dict) and isinstance(last.get("content"), list):
+                last = (
+                    {"role": "tool"}
+                    if any(
+                        isinstance(b, dict) and b.get("type") == "tool_result"
+                        for b in last["content"]
+                    )
+                    else last
+                )
+            calls = self._tool_calls({"tools": anthropic_tools, "messages": [last]}, fault)
+            if calls:
+                document["content"] = [
+                    {
+                        "type": "tool_use",
+                        "id": c["id"].replace("call", "toolu"),
+                        "name": c["function"]["name"],
+                        "input": {},
+                    }
+                    for c in calls
+                ]
+                document["stop_reason"] = "tool_use"
+            self._json(200, document)
             return
         nulls = fault == "nulls"
 

@@ -82,6 +82,9 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
             semconv.FINDING_EVENT_SPAN_IDS: list(finding.span_ids[:MAX_EVENT_SPAN_IDS]),
             semconv.FINDING_EVENT_SPAN_COUNT: len(finding.span_ids),
         }
+        evidence = finding.details.get("evidence")
+        if isinstance(evidence, str):
+            event[semconv.FINDING_EVENT_EVIDENCE] = evidence
         finding_events.append((finding, event))
         for span_id in dict.fromkeys(finding.span_ids):
             entry(span_id)[1].append((semconv.FINDING_EVENT, event))

@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry.context import Context
@@ -46,6 +46,11 @@ _TICK_S = 0.1
 # ...unless this many spans are waiting: then it is woken at once, so the queue stays short.
 _WAKE_AT_QUEUED = 2048
 _DONE_TRACES_REMEMBERED = 4096
+# Span ids of the local trees already analysed and exported, so that a span ending after its
+# tree's root (a background task's) is known as late and forwarded at once. A bounded memory:
+# a late span whose parent was forgotten is held like a new local tree, and goes out unannotated
+# when its hold window ends.
+_FINISHED_SPANS_REMEMBERED = 16_384
 
 
 def is_local_root(span: ReadableSpan) -> bool:
@@ -130,7 +135,8 @@ class TraceProcessor(SpanProcessor):
         self._cpu_at_start: dict[int, float] = {}
         self._queue: deque[tuple[ReadableSpan, float | None]] = deque()
         self._held: OrderedDict[int, _HeldTrace] = OrderedDict()
-        self._done: OrderedDict[int, None] = OrderedDict()
+        self._finished: set[int] = set()
+        self._finished_order: deque[int] = deque()
         self._skip: OrderedDict[int, None] = OrderedDict()
         self._process_lock = threading.Lock()
         self._wake = threading.Event()
@@ -211,10 +217,12 @@ class TraceProcessor(SpanProcessor):
             self._forward(span, cpu)
             return
         trace_id = context.trace_id
-        if trace_id in self._done or trace_id in self._skip:
-            if trace_id in self._done:
-                self.overflow.late += 1
+        if trace_id in self._skip:
             self._forward(span, cpu)
+            return
+        parent = span.parent
+        if parent is not None and not parent.is_remote and parent.span_id in self._finished:
+            self._forward_late(trace_id, span, cpu)
             return
         held = self._held.get(trace_id)
         if held is None:
@@ -256,11 +264,41 @@ class TraceProcessor(SpanProcessor):
         for span in finished:
             self._send(span)
         self._observe(finished)
+        self._remember_finished(span.context.span_id for span, _ in subtree if span.context)
+        # Another local root of the same trace (a second request of one distributed trace in
+        # this process) is analysed on its own when it ends.
         if rest:
             held.spans = rest
         else:
             del self._held[trace_id]
-            self._remember(self._done, trace_id)
+
+    def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
+        """A span whose tree was analysed already, with whatever of its own subtree was held
+        meanwhile (its children end before it): forwarded unannotated, counted ``late``."""
+        assert span.context is not None
+        late = [(span, cpu)]
+        held = self._held.get(trace_id)
+        if held is not None:
+            inside, rest = _split_subtree(held.spans, span.context.span_id, partial=True)
+            if inside:
+                late.extend(inside)
+                if rest:
+                    held.spans = rest
+                else:
+                    del self._held[trace_id]
+        self.overflow.late += len(late)
+        self._remember_finished(item.context.span_id for item, _ in late if item.context)
+        for item, item_cpu in late:
+            self._forward(item, item_cpu)
+
+    def _remember_finished(self, span_ids: Iterable[int]) -> None:
+        finished, order = self._finished, self._finished_order
+        for span_id in span_ids:
+            if span_id not in finished:
+                finished.add(span_id)
+                order.append(span_id)
+        while len(order) > _FINISHED_SPANS_REMEMBERED:
+            finished.discard(order.popleft())
 
     def _expire(self, cutoff: float) -> None:
         for trace_id in list(self._held):
@@ -371,9 +409,10 @@ class TraceProcessor(SpanProcessor):
 
 
 def _split_subtree(
-    spans: list[tuple[ReadableSpan, float | None]], root_id: int
+    spans: list[tuple[ReadableSpan, float | None]], root_id: int, *, partial: bool = False
 ) -> tuple[list[tuple[ReadableSpan, float | None]], list[tuple[ReadableSpan, float | None]]]:
-    """The spans under ``root_id`` (by parent links) and the others, each in arrival order."""
+    """The spans under ``root_id`` (by parent links) and the others, each in arrival order.
+    ``partial``: ``root_id`` itself is not among ``spans``."""
     children: dict[int, list[int]] = {}
     for span, _ in spans:
         parent = span.parent
@@ -386,7 +425,7 @@ def _split_subtree(
             if child not in inside:
                 inside.add(child)
                 stack.append(child)
-    if len(inside) >= len(spans):
+    if not partial and len(inside) >= len(spans):
         return spans, []
     subtree = [
         item for item in spans if item[0].context is not None and item[0].context.span_id in inside

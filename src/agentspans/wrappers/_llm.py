@@ -147,9 +147,13 @@ class ResponseSummary:
     # The server the response shows it came from, when the request could not tell (an
     # OpenAI-compatible server on an unremarkable URL); see ``_providers.provider_from_response``.
     provider: str | None = None
+    # The tool calls the response asked for, by id (dependency evidence, see ``_evidence``).
+    tool_call_ids: list[str] = field(default_factory=list)
 
     def attributes(self) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
+        if self.tool_call_ids:
+            out[semconv.RESPONSE_TOOL_CALL_IDS] = list(self.tool_call_ids)
         if self.response_id is not None:
             out[semconv.GEN_AI_RESPONSE_ID] = self.response_id
         if self.model is not None:
@@ -307,7 +311,7 @@ class LLMInvocation(Invocation):
         self.capture = capture
 
     def on_result(self, result: Any) -> Any:
-        from agentspans.wrappers import _streams
+        from agentspans.wrappers import _evidence, _streams
 
         reader = self.reader
         if reader.is_stream(result):
@@ -316,6 +320,7 @@ class LLMInvocation(Invocation):
             return _streams.traced_stream(result, self, asynchronous=True)
         summary = reader.summarise(result, self.capture)
         if summary is not None:
+            summary.tool_call_ids = _evidence.response_tool_call_ids(result)
             self.record_summary(summary)
         return result
 

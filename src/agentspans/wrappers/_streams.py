@@ -29,6 +29,7 @@ import wrapt
 from agentspans import semconv
 from agentspans._errors import report_internal_error
 from agentspans.wrappers import _tokens
+from agentspans.wrappers._evidence import add_chunk_tool_call_ids
 from agentspans.wrappers._lifecycle import Starter, traced
 from agentspans.wrappers._llm import ChunkReader, LLMInvocation
 
@@ -65,6 +66,7 @@ class StreamState:
         try:
             if self.reader.read(chunk) and self._first_output_ns is None:
                 self._first_output_ns = now
+            add_chunk_tool_call_ids(chunk, self.reader.summary.tool_call_ids)
         except Exception as exc:
             report_internal_error("stream chunk reader", exc)
 

@@ -15,6 +15,7 @@ from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._evidence import request_evidence
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -217,6 +218,7 @@ def messages_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) ->
         ),
         prompt_text=_tokens.prompt_text([system, messages]) if streaming else None,
     )
+    request.parameters.update(request_evidence(messages))
     if capture:
         request.input_messages, request.system_instructions = _content.anthropic_messages(
             messages, system

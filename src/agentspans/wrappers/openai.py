@@ -14,6 +14,7 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._evidence import request_evidence
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -330,6 +331,7 @@ def chat_format_request(
         ),
         prompt_text=_tokens.prompt_text(messages) if streaming else None,
     )
+    request.parameters.update(request_evidence(messages))
     if capture:
         request.input_messages, request.system_instructions = _content.chat_messages(messages)
     return _guess(request)
@@ -359,6 +361,7 @@ def responses_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -
         ),
         prompt_text=_tokens.prompt_text([given, instructions]) if streaming else None,
     )
+    request.parameters.update(request_evidence(given))
     if capture:
         request.input_messages, request.system_instructions = _content.responses_input(
             given if sent(given) else None, instructions if sent(instructions) else None
