@@ -337,7 +337,7 @@ def _finding(finding: Finding, names: dict[str, str], tree: Tree | None) -> str:
     if len(finding.span_ids) > _MAX_EVIDENCE_SPANS:
         evidence.append(f"<li>… {len(finding.span_ids) - _MAX_EVIDENCE_SPANS} more spans</li>")
     details = "".join(
-        f"<li>{escape(str(key))}: {escape(str(value))}</li>"
+        f"<li>{escape(str(key))}: {escape(_detail(value))}</li>"
         for key, value in finding.details.items()
     )
     return (
@@ -348,6 +348,10 @@ def _finding(finding: Finding, names: dict[str, str], tree: Tree | None) -> str:
         f'<p class="message">{escape(finding.message)}</p>'
         f"<ul>{''.join(evidence)}{details}</ul></div>"
     )
+
+
+def _detail(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _other_traces(analyses: Sequence[TraceAnalysis]) -> str:
