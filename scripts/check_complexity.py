@@ -19,8 +19,6 @@ WORST_RANK = "C"
 
 # "path relative to src:qualified name" -> owner (issue #17).
 KNOWN: dict[str, str] = {
-    "agentspans/metrics.py:SpanMetrics._record_llm": "views",
-    "agentspans/metrics.py:SpanMetrics._record_findings": "views",
     "agentspans/analysis/accounting.py:account": "llm-paths",
 }
 

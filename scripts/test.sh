@@ -28,10 +28,13 @@ step "complexity (radon): no function in src/ worse than C"
 step "stack: Prometheus and docker-compose (Debian), Collector and Jaeger (Go modules)"
 # The stack tests (tests/stack/) run a real Prometheus and check docker-compose.yml with
 # Debian's docker-compose client (no engine needed); CI runs as root on a fresh machine.
-if ! command -v prometheus >/dev/null || ! command -v docker-compose >/dev/null; then
+# tests/report/test_html.py opens the HTML report in Debian's headless chromium (it skips,
+# saying so, without one).
+if ! command -v prometheus >/dev/null || ! command -v docker-compose >/dev/null \
+    || ! command -v chromium >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    prometheus docker-compose >/dev/null
+    prometheus docker-compose chromium >/dev/null
 fi
 # Builds only what the cache lacks (minutes cold, a second warm); see docs/stack.md.
 bash scripts/build-stack.sh

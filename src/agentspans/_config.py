@@ -369,13 +369,32 @@ def _flag(option: str, value: bool | None, env_name: str, default: bool) -> bool
     return value
 
 
-def _file_path(value: str | os.PathLike[str] | None) -> str:
+def _file_path(value: str | os.PathLike[str] | None, exporters: tuple[str, ...]) -> str:
+    """The trace file. Its directory must exist (a typo must not create a tree of folders): for
+    ``file_path=`` that is an error, for AGENTSPANS_FILE_PATH a warning and the default file."""
     if value is None:
-        return _env("AGENTSPANS_FILE_PATH") or DEFAULT_FILE_PATH
+        from_env = _env("AGENTSPANS_FILE_PATH")
+        if from_env is None:
+            return DEFAULT_FILE_PATH
+        if "file" in exporters and not _directory_exists(from_env):
+            expected = "a path in an existing directory"
+            _bad_env("AGENTSPANS_FILE_PATH", from_env, expected, DEFAULT_FILE_PATH)
+            return DEFAULT_FILE_PATH
+        return from_env
     path = os.fspath(value)
     if not path.strip():
         raise ConfigError("agentspans.instrument(file_path=''): expected a file path")
+    if "file" in exporters and not _directory_exists(path):
+        raise ConfigError(
+            f"agentspans.instrument(file_path={path!r}): the directory "
+            f"{os.path.dirname(os.path.abspath(path))!r} does not exist; create it or "
+            "pass a path in an existing directory"
+        )
     return path
+
+
+def _directory_exists(path: str) -> bool:
+    return os.path.isdir(os.path.dirname(os.path.abspath(os.path.expanduser(path))))
 
 
 def _prices_file(value: str | os.PathLike[str] | None) -> str | None:
@@ -420,7 +439,7 @@ def resolve(**options: Unpack[Options]) -> Config:
     resources = _flag("resources", options.get("resources"), "AGENTSPANS_RESOURCES", True)
     metrics = _flag("metrics", options.get("metrics"), "AGENTSPANS_METRICS", True)
     exporters, explicit = _exporters(options.get("exporter"))
-    file_path = _file_path(options.get("file_path"))
+    file_path = _file_path(options.get("file_path"), exporters)
     return Config(
         service_name=service_name,
         exporters=exporters,

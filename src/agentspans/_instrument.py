@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from typing_extensions import Unpack
 
 from agentspans import semconv
 from agentspans._config import Config, ConfigError, Options, resolve
-from agentspans._errors import logger, reset_reported
+from agentspans._errors import logger, reset_reported, warn_once
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
@@ -51,6 +52,11 @@ class Instrumentation:
         """Analyse and export every span that has ended so far."""
         flush = getattr(self.provider, "force_flush", None)
         return bool(flush(timeout_millis)) if flush is not None else True
+
+    @property
+    def export_failing(self) -> bool:
+        """One of agentspans' own span exporters failed its last export (nothing listening)."""
+        return any(exporter.failing for exporter in self._installation.exporters)
 
 
 _current: Instrumentation | None = None
@@ -93,6 +99,7 @@ def _install_metrics(
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
+        span_metrics.flush_spans = processor.flush_held
     return span_metrics
 
 
@@ -113,17 +120,15 @@ def instrument(**options: Unpack[Options]) -> Instrumentation:
     """
     global _current
     config = resolve(**options)
+    passed = sorted(name for name, value in options.items() if value is not None)
     _check_thresholds(config)
-    try:
-        prices_table = build_table(config.prices, config.prices_file)
-    except ValueError as exc:
-        raise ConfigError(f"agentspans.instrument(prices_file=...): {exc}") from None
+    prices_table = _prices_table(config, from_argument=options.get("prices_file") is not None)
     annotator = _annotator(config)
     start_hooks = _start_hooks(config.libraries)
 
     with _lock:
         if _current is not None:
-            logger.debug("agentspans: already instrumented; call uninstrument() to change options")
+            _warn_if_ignored(_current.config, config, passed)
             return _current
         sampler = (
             ResourceSampler.with_gpu_probe(config.resource_interval_s) if config.resources else None
@@ -156,6 +161,45 @@ def instrument(**options: Unpack[Options]) -> Instrumentation:
             span_metrics,
         )
         return _current
+
+
+def _prices_table(config: Config, *, from_argument: bool) -> Any:
+    """The price table. A bad ``prices_file=`` fails here; a bad AGENTSPANS_PRICES_FILE warns,
+    as every bad environment value does, and the bundled table is used (the app still runs)."""
+    try:
+        return build_table(config.prices, config.prices_file)
+    except ValueError as exc:
+        if from_argument:
+            raise ConfigError(f"agentspans.instrument(prices_file=...): {exc}") from None
+        warn_once(
+            "env:AGENTSPANS_PRICES_FILE",
+            "agentspans: ignoring AGENTSPANS_PRICES_FILE=%r (%s); using the bundled price table",
+            config.prices_file,
+            exc,
+        )
+        return build_table(config.prices, None)
+
+
+def _warn_if_ignored(current: Config, wanted: Config, passed: list[str]) -> None:
+    """Say once that a second instrument() with other options changed nothing, and what to do.
+
+    A bare second call (a library making sure the app is instrumented) asks for nothing new.
+    """
+    changed = [
+        f.name
+        for f in dataclasses.fields(Config)
+        if getattr(current, f.name) != getattr(wanted, f.name)
+    ]
+    if not passed or not changed:
+        logger.debug("agentspans: already instrumented; instrument() again changes nothing")
+        return
+    warn_once(
+        "instrument-again",
+        "agentspans: instrument() was already called; this call's options are ignored "
+        "(different: %s). Pass every option in the one instrument() call at start-up, or call "
+        "agentspans.uninstrument() first to change them",
+        ", ".join(changed),
+    )
 
 
 def uninstrument() -> None:

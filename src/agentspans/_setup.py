@@ -102,6 +102,11 @@ class GuardedExporter(SpanExporter):
             logger.info("agentspans: exporting to %s again", self.description)
         return result
 
+    @property
+    def failing(self) -> bool:
+        """The last export failed (the backend did not answer or refused the spans)."""
+        return self._failing
+
     def abandon(self) -> None:
         """Stop exporting now: interrupt retries and drop what is left."""
         with self._lock:

@@ -52,14 +52,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Where a multi-agent LLM app spends its time, tokens and money: the critical "
         "path, coordination overhead and bottlenecks of its traces.",
     )
+    parser.add_argument("--version", action="version", version=f"agentspans {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "html"),
         default="text",
-        help="text: the terminal report (default); json: one JSON document (docs/report.md)",
+        help="text: the terminal report (default); json: one JSON document (docs/report.md); "
+        "html: one self-contained page (agentspans report --format html FILE > report.html)",
     )
     output.add_argument(
         "--threshold",
@@ -113,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="run the demo app against a local LLM simulator (agentspans demo --help)"
     )
     return parser
+
+
+def _version() -> str:
+    from agentspans import __version__
+
+    return __version__
 
 
 def _run(argv: list[str]) -> int:

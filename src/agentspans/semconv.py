@@ -109,6 +109,9 @@ ROLLUP_TOOL_CALLS: Final = "agentspans.rollup.tool_calls"
 CRITICAL_PATH_SELF_MS: Final = "agentspans.critical_path.self_ms"
 CRITICAL_PATH_ON_PATH: Final = "agentspans.critical_path.on_path"
 CRITICAL_PATH_COMPOSITION: Final = "agentspans.critical_path.composition"
+# The path in order, one readable string per stretch, and the whole answer in one line.
+CRITICAL_PATH_STEPS: Final = "agentspans.critical_path.steps"
+SUMMARY: Final = "agentspans.summary"
 TRACE_DURATION_MS: Final = "agentspans.trace.duration_ms"
 COORDINATION_OVERHEAD_MS: Final = "agentspans.coordination_overhead_ms"
 COORDINATION_OVERHEAD_SHARE: Final = "agentspans.coordination_overhead_share"
@@ -131,6 +134,8 @@ FINDING_EVENT_MESSAGE: Final = "agentspans.finding.message"
 FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
 # How many spans the finding concerns (the id list above stops at 32).
 FINDING_EVENT_SPAN_COUNT: Final = "agentspans.finding.span_count"
+# On the root's copy of a finding that concerns other spans (counters skip it).
+FINDING_EVENT_ROOT_COPY: Final = "agentspans.finding.root_copy"
 # What a parallelizable_sequence rests on: "tool_call_ids" or "structure".
 FINDING_EVENT_EVIDENCE: Final = "agentspans.finding.evidence"
 

@@ -363,6 +363,15 @@ class TraceProcessor(SpanProcessor):
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def flush_held(self) -> None:
+        """Analyse and hand on every span held so far (observers included), without waiting for
+        the exporters: at interpreter exit the metrics need the spans, and the exporters' own
+        shutdown, which gives up at once on a backend known to be down, sends them."""
+        try:
+            self._process(flush_all=True)
+        except Exception as exc:
+            report_internal_error("trace processor flush", exc)
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
         try:

@@ -66,7 +66,7 @@ def fetch_trace(
         return ReadResult(problems=[f"{url}: only http:// and https:// Jaeger URLs are supported"])
     body, problem = _get(url, timeout_s)
     if problem is not None:
-        return ReadResult(problems=[f"{url}: {problem}"])
+        return ReadResult(problems=[f"{url}: {problem}{_short_id_hint(trace_id, problem)}"])
     assert body is not None
     try:
         text = body.decode("utf-8-sig")
@@ -81,6 +81,27 @@ def fetch_trace(
     if not kept and not result.problems:
         result.problems.append(f"{url}: Jaeger returned no spans for trace {wanted}")
     return ReadResult(kept, result.problems)
+
+
+# Jaeger's UI shows a trace's id shortened to its first 7 hex digits (``bdc2e60``).
+_UI_SHORT_ID_DIGITS = 7
+
+
+def _short_id_hint(trace_id: str, problem: str) -> str:
+    """For a trace not found by a shortened id: say which id to pass instead.
+
+    A short id is padded with leading zeros (old clients' 64-bit ids), so Jaeger's 7-digit
+    display form names another trace; it cannot be resolved without searching every service.
+    """
+    digits = trace_id.strip()
+    if "HTTP 404" not in problem or len(digits) >= 32:
+        return ""
+    shown = " (the 7 digits Jaeger's UI shows)" if len(digits) == _UI_SHORT_ID_DIGITS else ""
+    return (
+        f"; {digits!r} has {len(digits)} hex digits{shown} and was read as "
+        f"{digits.rjust(32, '0')}: pass the whole 32-digit trace id, as in the trace page's "
+        "address (…/trace/<trace id>) or the trace's JSON"
+    )
 
 
 def _get(url: str, timeout_s: float) -> tuple[bytes | None, str | None]:
