@@ -82,7 +82,10 @@ def script(specialist: str) -> dict[str, list[Step]]:
         ],
         "Billing": [
             # Two tools in one response: the SDK runs them concurrently.
-            (Call("get_invoice", {"customer_id": "42"}), Call("get_balance", {"customer_id": "42"})),
+            (
+                Call("get_invoice", {"customer_id": "42"}),
+                Call("get_balance", {"customer_id": "42"}),
+            ),
             (Say("Invoice 7 is 30 USD and your balance is clear."),),
         ],
         "Refunds": [

@@ -114,7 +114,10 @@ def _events(document: dict[str, Any]) -> Iterator[tuple[str | None, Any]]:
     """The Responses stream of ``document``: created, each item added/deltas/done, completed."""
     seq = iter(range(1_000_000))
     created = {**document, "status": "in_progress", "output": [], "usage": None}
-    yield "response.created", {"type": "response.created", "response": created, "sequence_number": next(seq)}
+    yield (
+        "response.created",
+        {"type": "response.created", "response": created, "sequence_number": next(seq)},
+    )
     for index, item in enumerate(document["output"]):
         started = dict(item, status="in_progress")
         if item["type"] == "function_call":
@@ -123,7 +126,12 @@ def _events(document: dict[str, Any]) -> Iterator[tuple[str | None, Any]]:
             started["content"] = []
         yield (
             "response.output_item.added",
-            {"type": "response.output_item.added", "output_index": index, "item": started, "sequence_number": next(seq)},
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": started,
+                "sequence_number": next(seq),
+            },
         )
         if item["type"] == "function_call":
             yield (
@@ -188,9 +196,17 @@ def _events(document: dict[str, Any]) -> Iterator[tuple[str | None, Any]]:
             )
         yield (
             "response.output_item.done",
-            {"type": "response.output_item.done", "output_index": index, "item": item, "sequence_number": next(seq)},
+            {
+                "type": "response.output_item.done",
+                "output_index": index,
+                "item": item,
+                "sequence_number": next(seq),
+            },
         )
-    yield "response.completed", {"type": "response.completed", "response": document, "sequence_number": next(seq)}
+    yield (
+        "response.completed",
+        {"type": "response.completed", "response": document, "sequence_number": next(seq)},
+    )
 
 
 class _ScriptServer(_Server):

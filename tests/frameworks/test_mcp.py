@@ -41,7 +41,11 @@ def test_call_tool_is_an_execute_tool_span_and_is_error_marks_it() -> None:
         ok, failed = asyncio.run(_calls())
         finished = spans.finished()
     assert not _is_error(ok) and _is_error(failed)
-    tools = {s.name: s for s in finished if (s.attributes or {}).get(semconv.GEN_AI_OPERATION_NAME) == "execute_tool"}
+    tools = {
+        s.name: s
+        for s in finished
+        if (s.attributes or {}).get(semconv.GEN_AI_OPERATION_NAME) == "execute_tool"
+    }
     assert sorted(tools) == ["execute_tool add", "execute_tool divide"]
     agent = spans.one("invoke_agent calculator user")
     for name, span in tools.items():

@@ -103,12 +103,16 @@ def _check_run(spans: CapturedSpans, server: ScriptedResponses, specialist: str)
     assert _attrs(root)[semconv.GEN_AI_AGENT_NAME] == "Agent workflow"
 
     expected = agents_app.EXPECTED_TOOLS[specialist]
-    agent_spans = {_attrs(s)[semconv.GEN_AI_AGENT_NAME]: s for s in finished if _op(s) == "invoke_agent"}
+    agent_spans = {
+        _attrs(s)[semconv.GEN_AI_AGENT_NAME]: s for s in finished if _op(s) == "invoke_agent"
+    }
     assert sorted(agent_spans) == sorted(expected)
     for name, agent_span in agent_spans.items():
         assert agent_span.name == f"invoke_agent {name}"
         assert _parent(agent_span, index) is root
-        tools = [s for s in finished if _op(s) == "execute_tool" and _parent(s, index) is agent_span]
+        tools = [
+            s for s in finished if _op(s) == "execute_tool" and _parent(s, index) is agent_span
+        ]
         assert sorted(_attrs(t)[semconv.GEN_AI_TOOL_NAME] for t in tools) == sorted(expected[name])
         for tool in tools:
             assert tool.name == f"execute_tool {_attrs(tool)[semconv.GEN_AI_TOOL_NAME]}"
@@ -145,8 +149,13 @@ def _check_run(spans: CapturedSpans, server: ScriptedResponses, specialist: str)
     )
     assert recorded == returned
     if chat_requests:  # the async tool's own LLM call nests under that tool
-        (chat,) = [s for s in llm if _attrs(s).get(semconv.GEN_AI_REQUEST_STREAM) is None
-                   and _parent(s, index) is not None and _op(_parent(s, index)) == "execute_tool"]
+        (chat,) = [
+            s
+            for s in llm
+            if _attrs(s).get(semconv.GEN_AI_REQUEST_STREAM) is None
+            and _parent(s, index) is not None
+            and _op(_parent(s, index)) == "execute_tool"
+        ]
         assert _attrs(_parent(chat, index))[semconv.GEN_AI_TOOL_NAME] == "get_balance"
 
 

@@ -31,6 +31,9 @@ OLDEST_FRAMEWORKS: dict[str, str] = {
     "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
     "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
 }
+# What they need beside them: the oldest openai that openai-agents 0.1.0 accepts, and the
+# pydantic / httpx of their day (mcp 1.9.4 imports a pydantic internal that 2.12 removed).
+OLDEST_FRAMEWORK_COMPANIONS: tuple[str, ...] = ("openai==1.87.0", "pydantic<2.12", "httpx<0.29")
 
 
 def _release(version: str) -> tuple[int, ...]:

@@ -29,6 +29,7 @@ Mapping (docs/frameworks.md):
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import types
@@ -313,7 +314,10 @@ class AgentsTraceMirror:
             calls: dict[str, list[str]] = {}
             for item in items_of(field_of(response, "output")):
                 if field_of(item, "type") == "function_call":
-                    name, call_id = as_str(field_of(item, "name")), as_str(field_of(item, "call_id"))
+                    name, call_id = (
+                        as_str(field_of(item, "name")),
+                        as_str(field_of(item, "call_id")),
+                    )
                     if name is not None and call_id is not None:
                         calls.setdefault(name, []).append(call_id)
             if response is not None:
@@ -404,9 +408,8 @@ def _sdk_processors(provider: Any) -> tuple[Any, ...] | None:
 
 def _install(module: types.ModuleType) -> Callable[[], None]:
     global _mirror
-    from agents import tracing
-
-    sdk: Any = tracing
+    # ``agents`` is imported already (this runs from its import hook); its public tracing API.
+    sdk: Any = importlib.import_module("agents.tracing")
     with _registered:
         if _mirror is None:
             # A subclass of the SDK's TracingProcessor ABC, as its interface asks.
@@ -436,5 +439,3 @@ def instrument(patches: Patches) -> None:
     """Register the tracing processor when ``agents`` is (or already was) imported."""
     _versions.warn_if_unsupported("openai-agents")
     patches.on_import("agents", _install)
-
-
