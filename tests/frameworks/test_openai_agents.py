@@ -25,7 +25,7 @@ from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
 from tests.frameworks import agents_app  # noqa: E402
-from tests.frameworks.responses_script import MODEL, ScriptedResponses  # noqa: E402
+from tests.frameworks.responses_script import MODEL, Call, Say, ScriptedResponses  # noqa: E402
 from tests.llm.servers import OPENAI_USAGE  # noqa: E402
 
 import agentspans  # noqa: E402
@@ -130,6 +130,11 @@ def _check_run(spans: CapturedSpans, server: ScriptedResponses, specialist: str)
     assert _attrs(handoff)[semconv.HANDOFF_FROM_AGENT] == "Triage"
     assert _attrs(handoff)[semconv.HANDOFF_TO_AGENT] == target
     assert _parent(handoff, index) is agent_spans["Triage"]
+
+    (guardrail,) = [s for s in finished if s.name.startswith("guardrail ")]
+    assert guardrail.name == "guardrail polite"
+    assert _attrs(guardrail)[semconv.GUARDRAIL_TRIGGERED] is False
+    assert _parent(guardrail, index) is agent_spans["Triage"]
 
     # Every request the server saw is one LLM span, nested under the agent (or tool) that made it.
     llm = [s for s in finished if _op(s) in semconv.LLM_OPERATIONS]
@@ -273,6 +278,43 @@ def test_report_names_the_agents(server: ScriptedResponses, tmp_path: Path) -> N
     assert {a["name"] for a in trace_report["agents"]} == {"Triage", "Billing"}
     assert trace_report["totals"]["llm_calls"] == len(server.requests)
     assert trace_report["totals"]["tool_calls"] == 3
+
+
+def test_an_mcp_tool_of_an_agent_is_one_span_with_the_mcp_attributes() -> None:
+    from agents.mcp import MCPServerStdio
+
+    provider = ScriptedResponses(
+        {"Calculator": [(Call("add", {"a": 2, "b": 3}),), (Say("2 + 3 = 5"),)]}
+    ).start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    agents.set_default_openai_client(client, use_for_tracing=False)
+    agents.set_trace_processors([])
+
+    async def main() -> str:
+        params = {
+            "command": sys.executable,
+            "args": [str(Path(__file__).with_name("mcp_server.py"))],
+        }
+        async with MCPServerStdio(params=params) as calculator:  # type: ignore[arg-type]
+            agent = agents.Agent(
+                name="Calculator",
+                instructions="You are Calculator. Use the tools.",
+                mcp_servers=[calculator],
+                model=MODEL,
+            )
+            result = await agents.Runner.run(agent, "What is 2 + 3?")
+            return str(result.final_output)
+
+    try:
+        with capture_spans(metrics=False) as captured:
+            assert asyncio.run(main()) == "2 + 3 = 5"
+            finished = captured.finished()
+    finally:
+        provider.stop()
+    (tool,) = [s for s in finished if _op(s) == "execute_tool"]
+    assert tool.name == "execute_tool add"
+    assert _attrs(tool)[semconv.MCP_METHOD_NAME] == "tools/call"
+    assert _attrs(tool)[semconv.GEN_AI_AGENT_NAME] == "Calculator"
 
 
 def test_uninstrument_takes_the_processor_out() -> None:
