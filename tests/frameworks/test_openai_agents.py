@@ -353,3 +353,35 @@ def test_without_the_framework_instrument_imports_nothing_of_it(blocked: bool) -
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "ok"
+
+
+def test_spans_that_end_out_of_order_leave_no_ended_span_current() -> None:
+    from agents.tracing import agent_span, function_span
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace as otel_trace
+
+    agents.set_trace_processors([])
+    with capture_spans(metrics=False) as captured:
+        before = otel_context.get_current()
+        sdk_trace = agents.trace("manual")
+        sdk_trace.start(mark_as_current=True)
+        agent = agent_span("A")
+        agent.start(mark_as_current=True)
+        tool = function_span("f", input="{}")
+        tool.start(mark_as_current=True)
+        assert otel_trace.get_current_span().name == "execute_tool f"  # type: ignore[attr-defined]
+        agent.finish(reset_current=True)  # the agent ends before its tool
+        tool.set_error({"message": "Error running tool", "data": None})
+        tool.finish(reset_current=True)
+        # Not the ended agent: the workflow, the last span still open.
+        current = otel_trace.get_current_span()
+        assert current.name == "invoke_workflow manual"  # type: ignore[attr-defined]
+        sdk_trace.finish(reset_current=True)
+        assert otel_context.get_current() is before
+        finished = {s.name: s for s in captured.finished()}
+    assert set(finished) == {"invoke_workflow manual", "invoke_agent A", "execute_tool f"}
+    failed = finished["execute_tool f"]
+    assert failed.status.status_code.name == "ERROR"
+    assert _attrs(failed)[semconv.ERROR_TYPE] == "_OTHER"
+    assert failed.parent is not None
+    assert failed.parent.span_id == finished["invoke_agent A"].context.span_id
