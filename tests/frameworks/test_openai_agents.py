@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +35,16 @@ from agentspans.testing import CapturedSpans, capture_spans  # noqa: E402
 
 API_KEY = "sk-test-agents-0000"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_processor_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The SDK catches what its trace processors raise and logs it: agentspans' strict-mode
+    internal errors would vanish there, so any error the SDK logged fails the test."""
+    caplog.set_level(logging.ERROR, logger="openai.agents")
+    yield
+    errors = [r for r in caplog.records if r.name.startswith("openai.agents")]
+    assert not [r for r in errors if r.levelno >= logging.ERROR], [r.getMessage() for r in errors]
 
 
 @pytest.fixture
