@@ -4,7 +4,9 @@ One *agent step* is what the SDK's runner does around one model call and one too
 with an agent span, a response span and a function span, each started and finished through the
 SDK's own tracing API (``agents.trace``, ``agent_span``, ``response_span``, ``function_span``).
 No model is called, so only the tracing work is timed. One *MCP step* is
-``ClientSession.call_tool`` on a session whose JSON-RPC round trip answers at once.
+``ClientSession.call_tool`` on a session whose JSON-RPC round trip answers at once, outside any
+span: each call is a trace of its own, so agentspans' column includes analysing a one-span trace
+per call (inside an agent span that cost is paid once per trace).
 
 Configurations, each in a fresh process:
 
@@ -12,7 +14,10 @@ Configurations, each in a fresh process:
 * ``bare OTel``: a minimal ``TracingProcessor`` that starts and ends one OpenTelemetry span per
   SDK span (no context switching, no attributes), the floor for mirroring the SDK into OTel;
 * ``agentspans``: ``instrument(exporter="none")`` (the spans go through the trace processor,
-  enrichment and analysis, to an in-memory counting exporter).
+  enrichment and analysis, to an in-memory counting exporter);
+* ``openinference``: OpenInference's ``OpenAIAgentsInstrumentor`` (the Agents SDK only; its MCP
+  column is the uninstrumented call), in the venv ``bash benchmarks/setup_peer_venvs.sh
+  openinference-openai-agents`` builds; reported as not measured when that venv is absent.
 
     python benchmarks/frameworks.py           # 3000 steps per configuration, 3 rounds
     python benchmarks/frameworks.py --short   # CI: 200 steps, 1 round
@@ -31,7 +36,13 @@ from typing import Any
 import _harness as h
 
 SCRIPT = Path(__file__).resolve()
-CONFIGURATIONS = ("uninstrumented", "bare OTel", "agentspans")
+CONFIGURATIONS = (
+    h.Configuration("uninstrumented"),
+    h.Configuration("bare OTel"),
+    h.Configuration("agentspans"),
+    h.Configuration("openinference", venv="openinference-openai-agents"),
+)
+NAMES = tuple(c.name for c in CONFIGURATIONS)
 
 
 def _bare_otel_processor(tracer: Any) -> Any:
@@ -108,6 +119,10 @@ def worker(name: str, steps: int) -> dict[str, Any]:
         import agentspans
 
         agentspans.instrument(tracer_provider=provider, exporter="none", metrics=False)
+    elif name == "openinference":
+        from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+        OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
     session = _mcp_session()
 
     async def mcp_steps(count: int) -> None:
@@ -151,12 +166,12 @@ def main() -> int:
     if args.worker:
         h.emit(worker(args.worker, args.steps))
         return 0
-    found: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGURATIONS}
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in NAMES}
     for _ in range(args.rounds):
-        for name in CONFIGURATIONS:
-            print(f"  running {name} …", file=sys.stderr, flush=True)
-            found[name].append(
-                h.run_worker(SCRIPT, h.Configuration(name), ["--steps", str(args.steps)], 300)
+        for configuration in CONFIGURATIONS:
+            print(f"  running {configuration.name} …", file=sys.stderr, flush=True)
+            found[configuration.name].append(
+                h.run_worker(SCRIPT, configuration, ["--steps", str(args.steps)], 300)
             )
     keys = ("agent_step_us", "agent_step_cpu_us", "mcp_step_us", "spans")
     results: dict[str, dict[str, Any]] = {}
@@ -167,7 +182,7 @@ def main() -> int:
         )
     base = results["uninstrumented"]
     rows = []
-    for name in CONFIGURATIONS:
+    for name in NAMES:
         r = results[name]
         if "error" in r:
             rows.append([name, "not measured: " + r["error"], "", "", "", ""])
@@ -192,7 +207,7 @@ def main() -> int:
     )
     print(
         "agent step = trace + agent + response + function span through the SDK's tracing API;"
-        " bare OTel mirrors MCP not at all (its MCP column is the uninstrumented call)."
+        " bare OTel and openinference do not trace MCP (their MCP column is the plain call)."
     )
     return 1 if "error" in results["agentspans"] else 0
 
