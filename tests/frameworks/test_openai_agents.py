@@ -396,3 +396,41 @@ def test_spans_that_end_out_of_order_leave_no_ended_span_current() -> None:
     assert _attrs(failed)[semconv.ERROR_TYPE] == "_OTHER"
     assert failed.parent is not None
     assert failed.parent.span_id == finished["invoke_agent A"].context.span_id
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_chat_completions_model_is_one_llm_span_per_request(streamed: bool) -> None:
+    from tests.llm.servers import REPLY_TEXT, FakeProvider
+
+    provider = FakeProvider().start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    model = agents.OpenAIChatCompletionsModel(model=MODEL, openai_client=client)
+    # Streamed chat completions carry usage only when asked (the SDK's include_usage setting).
+    settings = agents.ModelSettings(include_usage=True) if streamed else agents.ModelSettings()
+    agent = agents.Agent(
+        name="Helper", instructions="You are Helper.", model=model, model_settings=settings
+    )
+    agents.set_trace_processors([])
+
+    async def main() -> str:
+        if not streamed:
+            return str((await agents.Runner.run(agent, "Hello?")).final_output)
+        streaming = agents.Runner.run_streamed(agent, "Hello?")
+        async for _event in streaming.stream_events():
+            pass
+        return str(streaming.final_output)
+
+    try:
+        with capture_spans(metrics=False) as captured:
+            assert asyncio.run(main()) == REPLY_TEXT
+            finished = captured.finished()
+    finally:
+        provider.stop()
+    llm = [s for s in finished if _op(s) in semconv.LLM_OPERATIONS]
+    assert len(llm) == len(provider.requests) == 1
+    (call,) = llm
+    index = _by_id(finished)
+    assert _parent(call, index) is not None
+    assert _parent(call, index).name == "invoke_agent Helper"  # type: ignore[union-attr]
+    assert _attrs(call)[semconv.GEN_AI_USAGE_INPUT_TOKENS] == OPENAI_USAGE["prompt_tokens"]
+    assert _attrs(call)[semconv.COST_USD] > 0
