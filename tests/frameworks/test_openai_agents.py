@@ -434,3 +434,19 @@ def test_chat_completions_model_is_one_llm_span_per_request(streamed: bool) -> N
     assert _parent(call, index).name == "invoke_agent Helper"  # type: ignore[union-attr]
     assert _attrs(call)[semconv.GEN_AI_USAGE_INPUT_TOKENS] == OPENAI_USAGE["prompt_tokens"]
     assert _attrs(call)[semconv.COST_USD] > 0
+
+
+def test_beyond_the_open_span_cap_new_spans_are_not_mirrored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.tracing import agent_span, function_span
+
+    from agentspans.wrappers import openai_agents
+
+    monkeypatch.setattr(openai_agents, "MAX_OPEN", 2)
+    agents.set_trace_processors([])
+    with capture_spans(metrics=False) as captured:
+        with agents.trace("capped"), agent_span("A"), function_span("f"):
+            pass
+        names = sorted(s.name for s in captured.finished())
+    assert names == ["invoke_agent A", "invoke_workflow capped"]

@@ -44,7 +44,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans._errors import report_internal_error
+from agentspans._errors import report_internal_error, warn_once
 from agentspans._fingerprint import fingerprint
 from agentspans._patching import Patches
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
@@ -57,6 +57,9 @@ from agentspans.wrappers.operations import claim_for_framework, start_operation
 # whether an LLM span started inside it (see START_HOOKS).
 _LLM_SLOT_KEY = otel_context.create_key("agentspans.openai_agents.llm_slot")
 _OTHER_ERROR = "_OTHER"
+# SDK spans open at once beyond which new ones are not mirrored (spans the SDK never ends, say
+# from runs abandoned mid-way, must not grow memory without bound).
+MAX_OPEN = 100_000
 
 
 @dataclass
@@ -122,6 +125,13 @@ class AgentsTraceMirror:
 
     def _guard(self, where: str, call: Callable[..., None], *args: Any) -> None:
         if not self.enabled or RUNTIME.current is None:
+            return
+        if len(self._open) >= MAX_OPEN and where.endswith("_start"):
+            warn_once(
+                "openai_agents:max_open",
+                "agentspans: %d Agents SDK spans open; further ones are not traced until some end",
+                MAX_OPEN,
+            )
             return
         try:
             call(*args)
