@@ -294,6 +294,23 @@ class _Tap:
             self._state.closed()
 
 
+def follow_json_body(result: Any, invocation: Any) -> BodyState | None:
+    """For a span the SDK ends itself: collect a JSON body not read yet, for the caller to
+    summarise (``BodyState.exhausted``) just before that end; None when there is none."""
+    http_response = getattr(result, "http_response", None)
+    if http_response is None or getattr(http_response, "is_closed", True):
+        return None
+    if _is_event_stream(http_response):
+        return None  # the SDK reads its own streams' events
+    stream = getattr(http_response, "stream", None)
+    cls = _tap_class(http_response, stream)
+    if cls is None:
+        return None
+    state = BodyState(invocation, _decoder_for(http_response), False)
+    http_response.stream = cls(stream, state)
+    return state
+
+
 def trace_raw_response(result: Any, invocation: Any) -> bool:
     """Follow ``result``'s body; True when the span will end later, with the body."""
     http_response = getattr(result, "http_response", None)
