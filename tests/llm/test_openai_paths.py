@@ -409,3 +409,20 @@ def test_raw_response_error_is_the_same_exception(provider: FakeProvider) -> Non
     assert type(traced) is type(plain) and traced.status_code == plain.status_code
     assert span.attributes is not None
     assert span.attributes[semconv.ERROR_TYPE] == "openai.RateLimitError"
+
+
+def test_error_type_is_spelled_as_the_conventions_say(provider: FakeProvider) -> None:
+    """A builtin is ``ConnectionError``; others are qualified (``openai.APIConnectionError``)."""
+    from agentspans.wrappers._llm import public_error_type
+
+    assert public_error_type(ConnectionError("down")) == "ConnectionError"
+    assert public_error_type(KeyError("k")) == "KeyError"
+    assert public_error_type(openai.OpenAIError("x")) == "openai.OpenAIError"
+    client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=API_KEY, max_retries=0)
+    with capture_spans(metrics=False) as spans:
+        with pytest.raises(openai.APIConnectionError):
+            client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+        span = only_llm_span(spans)
+    assert span.attributes is not None
+    assert span.attributes[semconv.ERROR_TYPE] == "openai.APIConnectionError"
+    client.close()

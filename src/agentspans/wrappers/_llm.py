@@ -359,6 +359,8 @@ class LLMInvocation(Invocation):
 def public_error_type(exc: BaseException) -> str:
     """``error.type``: the class under the name its package exports (``openai.RateLimitError``)."""
     cls = type(exc)
+    if cls.__module__ == "builtins":
+        return error_type(exc)  # ``ConnectionError``, as the conventions spell builtins
     package = cls.__module__.split(".", 1)[0]
     module = sys.modules.get(package)
     if module is not None and getattr(module, cls.__name__, None) is cls:
