@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentspans.wrappers._llm import field_of, items_of
+from agentspans.wrappers._fields import field_of, items_of
 
 _MAX_CHARS = 65_536
 

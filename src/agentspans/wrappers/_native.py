@@ -30,6 +30,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from agentspans._errors import report_internal_error
 from agentspans._runtime import LLM_CALL_KEY, RUNTIME, inside_llm_call
+from agentspans.wrappers import _raw
 from agentspans.wrappers._llm import LLMInvocation, LLMRequest, ResponseReader
 
 _PENDING_KEY = otel_context.create_key("agentspans.native_llm_call")
@@ -104,8 +105,6 @@ class NativeAwareInvocation(LLMInvocation):
         if self._claimed:
             if self.raw_mode is not None and self._native is not None:
                 try:
-                    from agentspans.wrappers import _raw
-
                     self._body = _raw.follow_json_body(result, self)
                 except Exception as exc:
                     report_internal_error("native raw response", exc)

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agentspans._errors import report_internal_error
+from agentspans.wrappers._streams import StreamState
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
@@ -116,8 +117,6 @@ class BodyState:
     __slots__ = ("_chunks", "_decoder", "_done", "_events", "_stream", "invocation")
 
     def __init__(self, invocation: Any, decoder: _Decoder | None, event_stream: bool) -> None:
-        from agentspans.wrappers._streams import StreamState
-
         self.invocation = invocation
         self._decoder = decoder
         self._done = False

@@ -17,17 +17,14 @@ from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     Usage,
-    as_int,
-    as_str,
-    field_of,
     fingerprint_parameters,
     request_parameters,
-    sent,
     start_llm_call,
 )
 from agentspans.wrappers._native import Aliases, claim_hook, start_native_aware_call

@@ -15,11 +15,11 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _providers, _versions
+from agentspans.wrappers._fields import as_str
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
-    as_str,
     fingerprint_parameters,
     request_parameters,
     start_llm_call,

@@ -16,18 +16,14 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     Usage,
-    as_int,
-    as_str,
-    field_of,
     fingerprint_parameters,
-    items_of,
     request_parameters,
-    sent,
     start_llm_call,
 )
 from agentspans.wrappers._raw import raw_response_mode
