@@ -426,3 +426,39 @@ def test_error_type_is_spelled_as_the_conventions_say(provider: FakeProvider) ->
     assert span.attributes is not None
     assert span.attributes[semconv.ERROR_TYPE] == "openai.APIConnectionError"
     client.close()
+
+
+def test_captured_stream_output_is_built_once_not_per_chunk(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With content capture on, a stream's chunks are kept in lists and joined at the end."""
+    from agentspans.wrappers import _content
+
+    built: list[int] = []
+    original = _content.chat_output
+
+    def counting(message: Any, reason: Any) -> dict[str, Any]:
+        built.append(1)
+        return original(message, reason)
+
+    monkeypatch.setattr(_content, "chat_output", counting)
+    client = openai.OpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    with capture_spans(metrics=False, capture_content=True) as spans:
+        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, **STREAM):
+            pass
+        span = only_llm_span(spans)
+    client.close()
+    assert span.attributes is not None
+    assert "Hello from the test server." in str(span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert built == [1]
+
+
+def test_content_is_capped_in_utf8_bytes_at_a_character_boundary() -> None:
+    from agentspans.wrappers._content import MAX_BYTES, cap, to_json
+
+    assert cap("short") == "short"
+    wide = "€" * MAX_BYTES  # 3 bytes each
+    capped = cap(wide)
+    assert len(capped.encode()) <= MAX_BYTES
+    assert capped.endswith("…") and set(capped[:-1]) == {"€"}
+    assert len(to_json(["x" * (2 * MAX_BYTES)]).encode()) <= MAX_BYTES

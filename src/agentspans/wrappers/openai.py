@@ -175,6 +175,11 @@ class ChatChunkReader:
                 slot[2].append(arguments)
         if reason is not None:
             state[2] = reason
+
+    def settle(self, source: Any) -> None:
+        """With capture on, the output messages, joined once at the end (O(n) in the chunks)."""
+        if not self._capture or not self._choices:
+            return
         self.summary.output_messages = [
             _content.chat_output(
                 {
@@ -442,11 +447,13 @@ class CompletionChunkReader:
             if reason is not None:
                 summary.finish_reasons.append(reason)
                 self._finished = True
-        if self._capture and self._finished:
-            message = {"role": "assistant", "content": "".join(self._text)}
-            reason = summary.finish_reasons[0] if summary.finish_reasons else None
-            summary.output_messages = [_content.chat_output(message, reason)]
         return output
+
+    def settle(self, source: Any) -> None:
+        if self._capture and self._text:
+            message = {"role": "assistant", "content": "".join(self._text)}
+            reason = self.summary.finish_reasons[0] if self.summary.finish_reasons else None
+            self.summary.output_messages = [_content.chat_output(message, reason)]
 
     def finished(self) -> bool:
         return self._finished
