@@ -72,15 +72,18 @@ class NativeAwareInvocation(LLMInvocation):
         if self._claimed:
             return
         self._claimed = True
-        if not span.is_recording():
-            return
-        self._native = span
-        present = _attributes_of(span)
-        missing = {
-            k: v for k, v in self.request.attributes(self.capture).items() if k not in present
-        }
-        span.set_attributes(missing)
-        _before_end(span, self._aliases, self._settle_body)
+        try:  # runs inside the SDK's call: an error here must never reach the app
+            if not span.is_recording():
+                return
+            self._native = span
+            present = _attributes_of(span)
+            missing = {
+                k: v for k, v in self.request.attributes(self.capture).items() if k not in present
+            }
+            span.set_attributes(missing)
+            _before_end(span, self._aliases, self._settle_body)
+        except Exception as exc:
+            report_internal_error("claiming a native span", exc)
 
     def _settle_body(self) -> None:
         body, self._body = self._body, None
