@@ -23,7 +23,7 @@ from agentspans.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "peers"
-PEERS = ("openinference", "openllmetry")
+PEERS = ("openinference", "openllmetry", "openlit")
 # What the fake provider sends for the workload: two chats and one embedding.
 EXPECTED = {"llm_calls": 3, "input_tokens": 21 + 21 + 7, "output_tokens": 5 + 5}
 

@@ -36,13 +36,10 @@ def _instrument(name: str, provider: TracerProvider) -> None:
         Instrumentor().instrument(tracer_provider=provider)
     elif name == "openlit":
         import openlit
+        from opentelemetry import trace
 
-        openlit.init(
-            tracer=provider.get_tracer("openlit"),
-            disable_metrics=True,
-            collect_gpu_stats=False,
-            capture_message_content=False,
-        )
+        trace.set_tracer_provider(provider)  # openlit traces into the global provider it finds
+        openlit.init(disable_metrics=True, collect_gpu_stats=False, capture_message_content=False)
     else:
         raise SystemExit(f"unknown instrumentation {name!r}")
 
