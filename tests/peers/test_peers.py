@@ -20,12 +20,24 @@ from typing import Any
 import pytest
 
 from agentspans.cli import main
+from agentspans.pricing import default_table
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "peers"
 PEERS = ("openinference", "openllmetry", "openlit")
-# What the fake provider sends for the workload: two chats and one embedding.
-EXPECTED = {"llm_calls": 3, "input_tokens": 21 + 21 + 7, "output_tokens": 5 + 5}
+# What the fake provider sends for the workload: two chats and one embedding (gpt-4o-mini: 21
+# input of which 8 cached, 5 output; text-embedding-3-small: 7), at the bundled prices: the
+# report prices other instrumentations' spans as agentspans' processor prices its own.
+EXPECTED = {
+    "llm_calls": 3,
+    "input_tokens": 21 + 21 + 7,
+    "output_tokens": 5 + 5,
+    "cost_usd": round(
+        2 * default_table().cost("gpt-4o-mini", 21, 5, 8, provider="openai")
+        + default_table().cost("text-embedding-3-small", 7, 0, provider="openai"),
+        12,
+    ),
+}
 
 
 def report_totals(path: Path) -> dict[str, Any]:
@@ -36,7 +48,9 @@ def report_totals(path: Path) -> dict[str, Any]:
     assert status == 0
     traces = json.loads(out.getvalue())["traces"]
     names = ("llm_calls", "input_tokens", "output_tokens")
-    return {name: sum(trace["totals"][name] for trace in traces) for name in names}
+    totals: dict[str, Any] = {name: sum(t["totals"][name] for t in traces) for name in names}
+    totals["cost_usd"] = round(sum(t["totals"]["cost_usd"] for t in traces), 12)
+    return totals
 
 
 @pytest.mark.parametrize("name", ["agentspans", *PEERS])

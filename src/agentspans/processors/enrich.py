@@ -10,14 +10,16 @@ exactly when they are counted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._errors import warn_once
+from agentspans.analysis.model import SpanRecord
 from agentspans.llm_span import LlmCall, count, read_llm_call
-from agentspans.pricing import SOURCE_UNKNOWN, PriceTable
+from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, default_table
 from agentspans.resources import Peaks, ResourceSampler
 
 # Below this the CPU clock's granularity and other threads' work make a share meaningless.
@@ -148,3 +150,23 @@ def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
             semconv.TORCH_ALLOCATED_DELTA_BYTES: torch.delta_bytes,
         }
     out.update({name: value for name, value in values.items() if value is not None})
+
+
+def price_records(records: list[SpanRecord], prices: PriceTable | None = None) -> list[SpanRecord]:
+    """``records`` with the cost enrichment would have added to each LLM span that has usage and
+    no cost yet: spans read from a file written by another instrumentation (or by agentspans
+    without its processor) are priced as live ones are. Other records are returned as they are.
+    """
+    enricher: Enricher | None = None
+    out: list[SpanRecord] = []
+    for record in records:
+        attributes = record.attributes
+        call = read_llm_call(attributes)
+        if call is None or not call.has_usage or semconv.COST_USD in attributes:
+            out.append(record)
+            continue
+        if enricher is None:
+            enricher = Enricher(prices if prices is not None else default_table(), None)
+        added = enricher.attributes_for(attributes, record.start_ns, record.end_ns, None)
+        out.append(replace(record, attributes={**attributes, **added}) if added else record)
+    return out
