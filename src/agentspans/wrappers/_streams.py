@@ -105,7 +105,13 @@ class StreamState:
             if settle is not None:
                 settle(self.source)
             summary = self.reader.summary
-            estimated = not summary.usage.known() and self._estimate()
+            # Only a stream read to its end has a text to count: one closed or dropped early
+            # would get an invented (partial) count.
+            estimated = (
+                outcome in ("completed", "truncated")
+                and not summary.usage.known()
+                and self._estimate()
+            )
             self.invocation.record_summary(summary)
             span.set_attribute(semconv.STREAM_OUTCOME, outcome)
             if estimated:
