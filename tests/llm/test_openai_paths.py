@@ -462,3 +462,29 @@ def test_content_is_capped_in_utf8_bytes_at_a_character_boundary() -> None:
     assert len(capped.encode()) <= MAX_BYTES
     assert capped.endswith("…") and set(capped[:-1]) == {"€"}
     assert len(to_json(["x" * (2 * MAX_BYTES)]).encode()) <= MAX_BYTES
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except Exception as exc:  # the app's view of a failure: its type and status
+        return ("raised", type(exc), getattr(exc, "status_code", None))
+
+
+@pytest.mark.parametrize("fault", ["nulls", "missing_usage", "malformed", "unknown_fields", "500"])
+@pytest.mark.parametrize("call", [_raw, _streaming, _raw_stream, _streaming_stream])
+def test_faulty_bodies_reach_the_app_as_without_agentspans(
+    provider: FakeProvider, fault: str, call: Any
+) -> None:
+    model = f"gpt-4o-mini+{fault}"
+    plain = _outcome(lambda: run_shape(provider, call, False, model))
+    with capture_spans(metrics=False) as spans:
+        traced = _outcome(lambda: run_shape(provider, call, False, model))
+        span = only_llm_span(spans)
+    assert traced == plain
+    attrs = span.attributes
+    assert attrs is not None
+    if fault in ("nulls", "missing_usage", "malformed", "500"):
+        assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attrs  # none sent, none recorded
+    if fault in ("nulls", "malformed", "500"):
+        assert semconv.GEN_AI_RESPONSE_MODEL not in attrs
