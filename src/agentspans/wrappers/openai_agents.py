@@ -49,8 +49,8 @@ from agentspans._fingerprint import fingerprint
 from agentspans._patching import Patches
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
 from agentspans.wrappers import _providers, _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of
 from agentspans.wrappers._lifecycle import Invocation
-from agentspans.wrappers._llm import as_int, as_str, field_of, items_of
 from agentspans.wrappers.operations import claim_for_framework, start_operation
 
 # Set on the context while an SDK response/generation span is open: the _LLMSlot that learns
