@@ -450,3 +450,34 @@ def test_beyond_the_open_span_cap_new_spans_are_not_mirrored(
             pass
         names = sorted(s.name for s in captured.finished())
     assert names == ["invoke_agent A", "invoke_workflow capped"]
+
+
+def test_no_tool_call_id_when_the_response_asked_for_the_same_tool_twice() -> None:
+    provider = ScriptedResponses(
+        {
+            "Twice": [
+                (
+                    Call("lookup_customer", {"email": "a@x"}),
+                    Call("lookup_customer", {"email": "b@x"}),
+                ),
+                (Say("Both found."),),
+            ]
+        }
+    ).start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    agents.set_default_openai_client(client, use_for_tracing=False)
+    agents.set_trace_processors([])
+    agent = agents.Agent(
+        name="Twice", instructions="You are Twice.", tools=[agents_app.lookup_customer], model=MODEL
+    )
+    try:
+        with capture_spans(metrics=False) as captured:
+            asyncio.run(agents.Runner.run(agent, "Look both up"))
+            tools = [s for s in captured.finished() if _op(s) == "execute_tool"]
+    finally:
+        provider.stop()
+    assert len(tools) == 2
+    # Which call is which span is not known: no id rather than a guessed one.
+    assert all(semconv.GEN_AI_TOOL_CALL_ID not in _attrs(t) for t in tools)
+    # Different arguments, different fingerprints.
+    assert len({_attrs(t)[semconv.REQUEST_FINGERPRINT] for t in tools}) == 2
