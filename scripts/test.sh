@@ -48,6 +48,10 @@ step "pytest tests/llm on the oldest supported openai, anthropic and litellm"
 # in src/agentspans/wrappers/_versions.py stay the same.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh
 
+step "pytest tests/frameworks on the oldest supported openai-agents and mcp"
+# A third venv (~/.cache/agentspans/oldest-frameworks-venv): ~3 min to build cold, ~15 s warm.
+PYTHON="$PYTHON" bash scripts/test-oldest.sh --frameworks
+
 step "benchmarks --short"
 # They print ratios, they do not pass or fail on them: this only keeps them from rotting.
 bash benchmarks/run_short.sh "$VENV/bin/python"

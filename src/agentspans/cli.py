@@ -144,7 +144,10 @@ def _run(argv: list[str]) -> int:
 def _analyse_and_print(read: ReadResult, thresholds: Thresholds, args: argparse.Namespace) -> int:
     from agentspans import report
     from agentspans.analysis import analyze
+    from agentspans.processors.enrich import price_records
 
+    # Spans another instrumentation wrote carry tokens but no cost: price them as live ones.
+    read.records = price_records(read.records)
     # The command's own process, so it may pause the cyclic collector, which the library never
     # does: the analysis makes no reference cycles, and the passes were 10-20% of its time.
     collecting = gc.isenabled()

@@ -196,6 +196,26 @@ ROLLUP_PRICED_CALLS: Final = "agentspans.rollup.priced_calls"
 # On the root: one line per problem the analysis met in the input (orphans, clock skew, ...).
 ANALYSIS_PROBLEMS: Final = "agentspans.analysis.problems"
 
+# --- agent frameworks (wrappers/openai_agents.py, mcp.py; docs/frameworks.md) -------------------
+# GenAI conventions (semantic-conventions-genai v0.1.0): the conversation (thread, session, the
+# Agents SDK's trace group id) a run belongs to, and the id of the model's tool call.
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+# A handoff from one agent to another (the conventions have no handoff span).
+HANDOFF_FROM_AGENT: Final = "agentspans.handoff.from_agent"
+HANDOFF_TO_AGENT: Final = "agentspans.handoff.to_agent"
+# A guardrail run by the framework (the Agents SDK's input/output guardrails).
+GUARDRAIL_NAME: Final = "agentspans.guardrail.name"
+GUARDRAIL_TRIGGERED: Final = "agentspans.guardrail.triggered"
+# MCP conventions (the GenAI conventions' MCP page) on MCP tool calls.
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
+# error.type of an MCP tool call whose result says isError (the MCP page's value).
+MCP_TOOL_ERROR: Final = "tool_error"
+# Duration histograms of finished agent / workflow and tool spans (GenAI conventions).
+METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
+
 # --- LLM client wrappers (wrappers/openai.py, anthropic.py, litellm.py) --------------------------
 # Requested embedding size (GenAI conventions).
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"

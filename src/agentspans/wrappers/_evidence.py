@@ -26,7 +26,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans.wrappers._llm import as_str, field_of, items_of
+from agentspans.wrappers._fields import as_str, field_of, items_of
 
 # A request's or response's ids beyond this many are not recorded (attribute size limits).
 MAX_IDS = 128

@@ -68,6 +68,11 @@ class Invocation:
         self._token: object = None
 
     # -- context ---------------------------------------------------------------------------------
+    @property
+    def context(self) -> Context:
+        """The context the call runs in: the parent's, with this span current."""
+        return self._context
+
     def activate(self) -> object:
         return otel_context.attach(self._context)
 

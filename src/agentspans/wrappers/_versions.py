@@ -1,8 +1,10 @@
-"""The client library versions agentspans supports: declared here, and only here.
+"""The library versions agentspans supports: declared here, and only here.
 
 ``scripts/test-oldest.sh`` installs :data:`OLDEST` into a second virtual environment and runs
-``tests/llm`` there; the main environment tests the newest. A library older than its oldest
-supported version is still patched (most of the surface is stable), with one warning.
+``tests/llm`` there, and :data:`OLDEST_FRAMEWORKS` into a third one for ``tests/frameworks``
+(the oldest openai-agents needs a newer openai than the oldest client release tested); the main
+environment tests the newest. A library older than its oldest supported version is still
+instrumented (most of the surface is stable), with one warning.
 """
 
 from __future__ import annotations
@@ -23,13 +25,27 @@ OLDEST: dict[str, str] = {
 # newer releases that broke them).
 OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
 
+# The oldest release of each agent framework integration (docs/frameworks.md), by distribution
+# name; installed together, with the newest openai their own pins allow.
+OLDEST_FRAMEWORKS: dict[str, str] = {
+    "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
+    "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
+}
+# What they need beside them: the oldest openai that openai-agents 0.1.0 accepts, and the
+# pydantic / httpx of their day (mcp 1.9.4 imports a pydantic internal that 2.12 removed).
+OLDEST_FRAMEWORK_COMPANIONS: tuple[str, ...] = ("openai==1.87.0", "pydantic<2.12", "httpx<0.29")
+
 
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
+def oldest(library: str) -> str:
+    return OLDEST[library] if library in OLDEST else OLDEST_FRAMEWORKS[library]
+
+
 def supported(library: str, version: str) -> bool:
-    return _release(version) >= _release(OLDEST[library])
+    return _release(version) >= _release(oldest(library))
 
 
 def warn_if_unsupported(library: str) -> None:
@@ -45,5 +61,5 @@ def warn_if_unsupported(library: str) -> None:
             "its calls are traced on a best-effort basis",
             library,
             installed,
-            OLDEST[library],
+            oldest(library),
         )
