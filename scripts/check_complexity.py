@@ -19,7 +19,6 @@ WORST_RANK = "C"
 
 # "path relative to src:qualified name" -> owner (issue #17).
 KNOWN: dict[str, str] = {
-    "agentspans/analysis/accounting.py:account": "llm-paths",
 }
 
 
