@@ -22,6 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
+from agentspans._redact import record_exception
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 
@@ -40,7 +41,20 @@ def _as_text(value: Any) -> str:
     return text if len(text) <= _MAX_CAPTURED_CHARS else text[:_MAX_CAPTURED_CHARS] + "…"
 
 
-class ToolInvocation(Invocation):
+class OperationInvocation(Invocation):
+    """An agent, tool or workflow span: exceptions recorded without what providers echo back."""
+
+    __slots__ = ()
+
+    def record_error(self, exc: BaseException) -> None:
+        if not self.span.is_recording():
+            return
+        runtime = RUNTIME.current
+        capture = runtime.config.capture_content if runtime is not None else False
+        record_exception(self.span, exc, capture_content=capture)
+
+
+class ToolInvocation(OperationInvocation):
     """A tool call: with content capture on, its result is recorded too."""
 
     __slots__ = ("_capture",)
@@ -93,10 +107,10 @@ def start_operation(
     context = trace.set_span_in_context(span, parent)
     if operation == semconv.OP_INVOKE_AGENT:
         context = otel_context.set_value(AGENT_NAME_KEY, name, context)
-        return Invocation(span, context)
+        return OperationInvocation(span, context)
     if operation == semconv.OP_EXECUTE_TOOL:
         return ToolInvocation(span, context, capture)
-    return Invocation(span, context)
+    return OperationInvocation(span, context)
 
 
 # -- names ---------------------------------------------------------------------------------------
