@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
@@ -53,6 +54,25 @@ def is_local_root(span: ReadableSpan) -> bool:
     return parent is None or parent.is_remote
 
 
+class _RebuiltSpan(ReadableSpan):
+    """A rebuilt span that keeps the counts of what the SDK's limits dropped from the original
+    (a plain ``ReadableSpan`` built from copies reports 0)."""
+
+    _dropped: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+
 def rebuild(
     span: ReadableSpan, extra: Mapping[str, AttributeValue], events: Sequence[EventSpec] = ()
 ) -> ReadableSpan:
@@ -68,20 +88,38 @@ def rebuild(
             *span.events,
             *(Event(name, dict(attrs), timestamp) for name, attrs in events),
         )
-    return ReadableSpan(
-        name=span.name,
+    return copy_span(span, attributes=attributes, events=all_events)
+
+
+def copy_span(
+    span: ReadableSpan,
+    *,
+    name: str | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    events: Sequence[Event] | None = None,
+    links: Sequence[Link] | None = None,
+    status: Status | None = None,
+) -> ReadableSpan:
+    """A copy of ``span`` with the given fields replaced, keeping the SDK's dropped counts."""
+    dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+    cls = _RebuiltSpan if any(dropped) else ReadableSpan
+    rebuilt = cls(
+        name=span.name if name is None else name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=attributes,
-        events=all_events,
-        links=span.links,
+        attributes=span.attributes if attributes is None else attributes,
+        events=span.events if events is None else events,
+        links=span.links if links is None else links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+    if cls is _RebuiltSpan:
+        rebuilt._dropped = dropped  # type: ignore[attr-defined]
+    return rebuilt
 
 
 @dataclass
