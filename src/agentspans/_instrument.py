@@ -18,6 +18,7 @@ from agentspans._errors import logger, reset_reported
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
+from agentspans._suppress import SuppressibleTracer
 from agentspans._threads import patch_threads
 from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
@@ -184,7 +185,7 @@ def instrument(
             semconv.INSTRUMENTATION_SCOPE, _version(), tracer_provider=installation.provider
         )
         patches = Patches()
-        RUNTIME.current = Runtime(tracer, config)
+        RUNTIME.current = Runtime(SuppressibleTracer(tracer), config)
         patch_threads(patches)
         for path, expression in config.delegates.items():
             patches.patch_path(path, delegate_wrapper_factory(expression))

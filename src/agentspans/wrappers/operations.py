@@ -24,6 +24,7 @@ from agentspans import semconv
 from agentspans._fingerprint import fingerprint
 from agentspans._redact import record_exception
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
+from agentspans._suppress import suppressed
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,6 +82,8 @@ def start_operation(
     if runtime is None:
         return None
     parent = otel_context.get_current()
+    if suppressed(parent):
+        return None  # an exporter's or another instrumentation's internal call
     attrs: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: operation}
     if operation == semconv.OP_INVOKE_AGENT:
         attrs[semconv.GEN_AI_AGENT_NAME] = name
