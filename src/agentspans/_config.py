@@ -168,6 +168,25 @@ def _import_paths(option: str, value: Iterable[str] | str | None) -> tuple[str, 
     return tuple(items)
 
 
+def _env_import_paths(name: str) -> tuple[str, ...]:
+    """The import paths in environment variable ``name``; a malformed one is logged and
+    skipped (a typo in a deployment's environment must not stop the app)."""
+    kept = []
+    for item in _split_list(_env(name) or ""):
+        if item.count(":") != 1 or not all(item.split(":")):
+            warn_once(
+                f"env:{name}:{item}",
+                "agentspans: ignoring %r in %s: not an import path (write "
+                "'package.module:function', 'package.module:Class.method', 'package.module:*' "
+                "or 'package.module:Class.*')",
+                item,
+                name,
+            )
+            continue
+        kept.append(item)
+    return tuple(kept)
+
+
 def _delegates(
     value: Mapping[str, str | None] | Iterable[str] | str | None,
 ) -> dict[str, str | None]:
@@ -341,9 +360,9 @@ def resolve(
     resolved_file = os.fspath(file_path) if file_path is not None else None
     if resolved_file is not None and not resolved_file.strip():
         raise ConfigError("agentspans.instrument(file_path=''): expected a file path")
-    env_tools = _split_list(_env("AGENTSPANS_TOOLS") or "")
-    env_agents = _split_list(_env("AGENTSPANS_AGENTS") or "")
-    env_delegates = _split_list(_env("AGENTSPANS_DELEGATES") or "")
+    env_tools = _env_import_paths("AGENTSPANS_TOOLS")
+    env_agents = _env_import_paths("AGENTSPANS_AGENTS")
+    env_delegates = _env_import_paths("AGENTSPANS_DELEGATES")
     return Config(
         service_name=service_name or _env("OTEL_SERVICE_NAME"),
         exporters=exporters,
