@@ -27,6 +27,7 @@ _DEFAULT_RESOURCE_INTERVAL_S = 0.05
 _DEFAULT_ANALYSIS_HOLD_S = 300.0
 _DEFAULT_MAX_SPANS_PER_TRACE = 20_000
 _DEFAULT_MAX_TRACES_HELD = 2_000
+_DEFAULT_MAX_SPANS_HELD = 100_000
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -63,6 +64,7 @@ class Config:
     prices_file: str | None
     export_timeout_s: float
     shutdown_timeout_s: float
+    max_spans_held: int = _DEFAULT_MAX_SPANS_HELD
     # Exporters and the provider the app chose; not validated beyond their presence.
     tracer_provider: Any = None
     exporters_explicit: bool = False
@@ -337,6 +339,7 @@ def resolve(
     analysis_hold_s: float | None = None,
     max_spans_per_trace: int | None = None,
     max_traces_held: int | None = None,
+    max_spans_held: int | None = None,
     resources: bool | None = None,
     resource_interval_s: float | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
@@ -395,6 +398,13 @@ def resolve(
             max_traces_held,
             "AGENTSPANS_MAX_TRACES_HELD",
             _DEFAULT_MAX_TRACES_HELD,
+            integer=True,
+        ),
+        max_spans_held=_numeric_option(
+            "max_spans_held",
+            max_spans_held,
+            "AGENTSPANS_MAX_SPANS_HELD",
+            _DEFAULT_MAX_SPANS_HELD,
             integer=True,
         ),
         resources=resources

@@ -93,6 +93,11 @@ def _install_metrics(
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
+        from agentspans._overflow_metrics import observe_overflow
+
+        observe_overflow(
+            span_metrics.provider.get_meter(semconv.INSTRUMENTATION_SCOPE, _version()), processor
+        )
     return span_metrics
 
 
@@ -121,6 +126,7 @@ def instrument(
     analysis_hold_s: float | None = None,
     max_spans_per_trace: int | None = None,
     max_traces_held: int | None = None,
+    max_spans_held: int | None = None,
     resources: bool | None = None,
     resource_interval_s: float | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
@@ -154,6 +160,7 @@ def instrument(
         analysis_hold_s=analysis_hold_s,
         max_spans_per_trace=max_spans_per_trace,
         max_traces_held=max_traces_held,
+        max_spans_held=max_spans_held,
         resources=resources,
         resource_interval_s=resource_interval_s,
         prices=prices,

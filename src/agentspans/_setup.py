@@ -426,6 +426,7 @@ def install(
             hold_s=config.analysis_hold_s,
             max_spans_per_trace=config.max_spans_per_trace,
             max_traces_held=config.max_traces_held,
+            max_spans_held=config.max_spans_held,
             start_hooks=start_hooks,
             before_shutdown=[exporter.begin_shutdown for exporter in guarded],
         )
