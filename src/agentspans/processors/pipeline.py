@@ -233,13 +233,15 @@ class TraceProcessor(SpanProcessor):
         started = self._cpu_at_start.pop(context.span_id, None) if context is not None else None
         cpu = time.process_time() - started if started is not None else None
         queue = self._queue
+        if self._stopped:
+            return  # shut down: as the SDK's batch processor, take no more
         if len(queue) >= MAX_QUEUED:
             self.overflow.queue_full += 1  # the worker is stuck: drop, counted, never block
             return
         queue.append((span, cpu))
         # The worker runs on its tick and takes whatever ended meanwhile; waking it at every
         # trace root made it contend with the app for the GIL once per trace.
-        if len(queue) >= _WAKE_AT_QUEUED or self._stopped:
+        if len(queue) >= _WAKE_AT_QUEUED:
             self._wake.set()
 
     # -- fork ------------------------------------------------------------------------------------
@@ -280,7 +282,9 @@ class TraceProcessor(SpanProcessor):
         with self._process_lock:
             self._pace_deadline = time.monotonic() + _PACE_WAIT_S
             queue = self._queue
-            while queue:
+            # What is there now, not until empty: threads that keep ending spans must not keep
+            # the worker (or a shutdown) in this loop forever.
+            for _ in range(len(queue)):
                 span, cpu = queue.popleft()
                 self._accept(span, cpu)
             if expire:
