@@ -13,6 +13,7 @@ oldest traces when too many are held; :attr:`TraceProcessor.overflow` counts eac
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -50,8 +51,8 @@ _DONE_TRACES_REMEMBERED = 4096
 # Ended spans waiting for the worker: past this the app's thread drops (and counts) new ones
 # rather than grow without bound when the worker is stuck behind a slow export.
 MAX_QUEUED = 200_000
-# How long the worker waits, per pass, for a downstream batch processor's full queue to drain
-# before it lets that processor drop (and counts the drops).
+# How long the worker waits for a downstream batch processor's full queue to move before it
+# takes the backend for stuck and lets that processor drop (counted).
 _PACE_WAIT_S = 2.0
 
 
@@ -183,7 +184,8 @@ class TraceProcessor(SpanProcessor):
         self._max_traces = max_traces_held
         self._max_held = max_spans_held
         self._held_count = 0  # spans in self._held, all traces together
-        self._pace_deadline = 0.0
+        self._stalled = False
+        _QueueFullCounter.install(self)
         self._start_hooks = tuple(start_hooks)
         self._before_shutdown = tuple(before_shutdown)
         self.observers: tuple[SpanObserver, ...] = ()
@@ -280,7 +282,6 @@ class TraceProcessor(SpanProcessor):
 
     def _process(self, *, expire: bool = False, flush_all: bool = False) -> None:
         with self._process_lock:
-            self._pace_deadline = time.monotonic() + _PACE_WAIT_S
             queue = self._queue
             # What is there now, not until empty: threads that keep ending spans must not keep
             # the worker (or a shutdown) in this loop forever.
@@ -429,28 +430,31 @@ class TraceProcessor(SpanProcessor):
                 report_internal_error(f"{type(processor).__name__}.on_end", exc)
 
     def _pace(self, batch: object) -> None:
-        """Feed an SDK batch processor no faster than it exports: when its queue is full, wake
-        its worker and wait (this is the worker thread, never the app's) until there is room or
-        this pass's wait is spent; what it must then drop is counted."""
+        """Feed an SDK batch processor no faster than it exports: while its queue is full, wake
+        its worker and wait (this is the worker thread, never the app's) as long as the queue
+        keeps draining. A queue that has not moved for :data:`_PACE_WAIT_S` is a stuck backend:
+        then, until it moves again, spans go to it at once and the ones it drops are counted
+        (:class:`_QueueFullCounter`)."""
         queue = getattr(batch, "_queue", None)
         limit = getattr(batch, "_max_queue_size", None)
         if queue is None or not isinstance(limit, int) or len(queue) < limit:
+            self._stalled = False
+            return
+        if self._stalled:
             return
         awaken = getattr(batch, "_worker_awaken", None)
-        while len(queue) >= limit and time.monotonic() < self._pace_deadline:
+        last_length, last_progress = len(queue), time.monotonic()
+        while len(queue) >= limit:
             if awaken is not None:
                 awaken.set()
-            time.sleep(0.002)
-        if len(queue) >= limit:
-            self.overflow.export_queue += 1
-            from agentspans._errors import warn_once
-
-            warn_once(
-                "overflow:export_queue",
-                "agentspans: the export queue is full (the backend is slower than the spans "
-                "arrive); spans are dropped and counted in TraceProcessor.overflow and the "
-                "agentspans.spans.dropped metric (raise OTEL_BSP_MAX_QUEUE_SIZE)",
-            )
+            time.sleep(0.001)
+            length = len(queue)
+            now = time.monotonic()
+            if length < last_length:
+                last_length, last_progress = length, now
+            elif now - last_progress > _PACE_WAIT_S:
+                self._stalled = True
+                return
 
     def _warn_overflow(self, reason: str) -> None:
         from agentspans._errors import warn_once
@@ -481,6 +485,7 @@ class TraceProcessor(SpanProcessor):
         if self._stopped:
             return
         self._stopped = True
+        _QueueFullCounter.remove(self)
         self._wake.set()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
@@ -499,6 +504,55 @@ class TraceProcessor(SpanProcessor):
                 processor.shutdown()
             except Exception:
                 logger.debug("agentspans: downstream processor shutdown failed", exc_info=True)
+
+
+class _QueueFullCounter(logging.Filter):
+    """Counts the spans the SDK's batch processors drop on a full queue (each drop logs one
+    "Queue full" warning on the SDK's logger) into the current processor's overflow, and keeps
+    those per-span warnings out of the app's log: our one warning says it instead."""
+
+    LOGGER = "opentelemetry.sdk._shared_internal"
+    _installed: _QueueFullCounter | None = None
+
+    def __init__(self, processor: TraceProcessor) -> None:
+        super().__init__()
+        self.processor = weakref.ref(processor)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            not str(record.msg).startswith("Queue full")
+            or "span" not in record.getMessage().lower()
+        ):
+            return True
+        processor = self.processor()
+        if processor is None:
+            return True
+        processor.overflow.export_queue += 1
+        from agentspans._errors import warn_once
+
+        warn_once(
+            "overflow:export_queue",
+            "agentspans: the export queue is full (the backend is slower than spans arrive, or "
+            "stuck); spans are dropped and counted in TraceProcessor.overflow and the "
+            "agentspans.spans.dropped metric (OTEL_BSP_MAX_QUEUE_SIZE sets the queue's size)",
+        )
+        return False
+
+    @classmethod
+    def install(cls, processor: TraceProcessor) -> None:
+        target = logging.getLogger(cls.LOGGER)
+        if cls._installed is not None:
+            target.removeFilter(cls._installed)
+        cls._installed = cls(processor)
+        # First in line: the SDK's own DuplicateFilter would hide all but the first drop.
+        target.filters.insert(0, cls._installed)
+
+    @classmethod
+    def remove(cls, processor: TraceProcessor) -> None:
+        installed = cls._installed
+        if installed is not None and installed.processor() is processor:
+            logging.getLogger(cls.LOGGER).removeFilter(installed)
+            cls._installed = None
 
 
 def _split_subtree(
