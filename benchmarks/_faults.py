@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -189,10 +190,11 @@ class FaultProxy:
                     pass
             self._connections.clear()
         if mode == "absent":
-            if self._server is not None:
-                self._server.close()
-                self._server = None
-        elif self._server is None:
+            # Before the first listen nothing is there (connection refused). Later the port
+            # stays bound (another process could take it meanwhile) and each connection is
+            # reset at once, which the exporters see the same way.
+            return
+        if self._server is None:
             server = socket.socket()
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             server.bind(("127.0.0.1", self.port))
@@ -202,6 +204,9 @@ class FaultProxy:
 
     def close(self) -> None:
         self.set("absent")
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def _track(self, connection: socket.socket) -> None:
         with self._lock:
@@ -215,6 +220,10 @@ class FaultProxy:
                 return
             self._track(client)
             mode = self.mode
+            if mode == "absent":
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()  # RST
+                continue
             if mode == "blackhole":
                 threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
                 continue
