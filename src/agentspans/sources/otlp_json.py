@@ -232,9 +232,7 @@ def _take(document: Any, where: str, records: list[SpanRecord], problems: _Probl
     return 0
 
 
-def _read_document(
-    buffered: list[str], rest: Iterator[tuple[int, str]], source: str
-) -> ReadResult:
+def _read_document(buffered: list[str], rest: Iterator[tuple[int, str]], source: str) -> ReadResult:
     """The stream is not JSON lines: read it whole (bounded) as :func:`read_text` does."""
     size = sum(len(text) for text in buffered)
     for _, text in rest:
