@@ -18,6 +18,15 @@ _reported: set[str] = set()
 _reported_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _reported_lock
+    _reported_lock = threading.Lock()  # one held by another thread at the fork stays held
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class InternalError(RuntimeError):
     """Raised in strict mode in place of a swallowed internal error."""
 
