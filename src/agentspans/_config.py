@@ -29,6 +29,7 @@ _DEFAULT_RESOURCE_INTERVAL_S = 0.05
 _DEFAULT_ANALYSIS_HOLD_S = 300.0
 _DEFAULT_MAX_SPANS_PER_TRACE = 20_000
 _DEFAULT_MAX_TRACES_HELD = 2_000
+_DEFAULT_MAX_SPANS_HELD = 100_000
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -65,6 +66,7 @@ class Config:
     prices_file: str | None
     export_timeout_s: float
     shutdown_timeout_s: float
+    max_spans_held: int = _DEFAULT_MAX_SPANS_HELD
     # Exporters and the provider the app chose; not validated beyond their presence.
     tracer_provider: Any = None
     exporters_explicit: bool = False
@@ -168,6 +170,25 @@ def _import_paths(option: str, value: Iterable[str] | str | None) -> tuple[str, 
                 "'package.module:*' or 'package.module:Class.*'"
             )
     return tuple(items)
+
+
+def _env_import_paths(name: str) -> tuple[str, ...]:
+    """The import paths in environment variable ``name``; a malformed one is logged and
+    skipped (a typo in a deployment's environment must not stop the app)."""
+    kept = []
+    for item in _split_list(_env(name) or ""):
+        if item.count(":") != 1 or not all(item.split(":")):
+            warn_once(
+                f"env:{name}:{item}",
+                "agentspans: ignoring %r in %s: not an import path (write "
+                "'package.module:function', 'package.module:Class.method', 'package.module:*' "
+                "or 'package.module:Class.*')",
+                item,
+                name,
+            )
+            continue
+        kept.append(item)
+    return tuple(kept)
 
 
 def _delegates(
@@ -326,6 +347,7 @@ class Options(TypedDict, total=False):
     analysis_hold_s: float | None
     max_spans_per_trace: int | None
     max_traces_held: int | None
+    max_spans_held: int | None
     resources: bool | None
     resource_interval_s: float | None
     prices: Mapping[str, Mapping[str, float]] | None
@@ -403,7 +425,7 @@ def _prices_file(value: str | os.PathLike[str] | None) -> str | None:
 
 def _path_list(option: str, value: Iterable[str] | str | None, env_name: str) -> tuple[str, ...]:
     if value is None:
-        value = _split_list(_env(env_name) or "")
+        value = _env_import_paths(env_name)
     return _import_paths(option, value)
 
 
@@ -411,7 +433,7 @@ def _delegates_option(
     value: Mapping[str, str | None] | Iterable[str] | str | None,
 ) -> dict[str, str | None]:
     if value is None:
-        value = _split_list(_env("AGENTSPANS_DELEGATES") or "") or None
+        value = _env_import_paths("AGENTSPANS_DELEGATES") or None
     return _delegates(value)
 
 
@@ -420,6 +442,7 @@ _NUMBERS: dict[str, tuple[str, float, bool]] = {
     "analysis_hold_s": ("AGENTSPANS_ANALYSIS_HOLD_S", _DEFAULT_ANALYSIS_HOLD_S, False),
     "max_spans_per_trace": ("AGENTSPANS_MAX_SPANS_PER_TRACE", _DEFAULT_MAX_SPANS_PER_TRACE, True),
     "max_traces_held": ("AGENTSPANS_MAX_TRACES_HELD", _DEFAULT_MAX_TRACES_HELD, True),
+    "max_spans_held": ("AGENTSPANS_MAX_SPANS_HELD", _DEFAULT_MAX_SPANS_HELD, True),
     "resource_interval_s": ("AGENTSPANS_RESOURCE_INTERVAL_S", _DEFAULT_RESOURCE_INTERVAL_S, False),
     "export_timeout_s": ("AGENTSPANS_EXPORT_TIMEOUT_S", _DEFAULT_EXPORT_TIMEOUT_S, False),
     "shutdown_timeout_s": ("AGENTSPANS_SHUTDOWN_TIMEOUT_S", _DEFAULT_SHUTDOWN_TIMEOUT_S, False),
@@ -457,6 +480,7 @@ def resolve(**options: Unpack[Options]) -> Config:
         analysis_hold_s=_number("analysis_hold_s", options.get("analysis_hold_s")),
         max_spans_per_trace=_number("max_spans_per_trace", options.get("max_spans_per_trace")),
         max_traces_held=_number("max_traces_held", options.get("max_traces_held")),
+        max_spans_held=_number("max_spans_held", options.get("max_spans_held")),
         resources=resources,
         resource_interval_s=_number("resource_interval_s", options.get("resource_interval_s")),
         prices=_prices(options.get("prices")),

@@ -19,6 +19,7 @@ from agentspans._errors import logger, reset_reported, warn_once
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
+from agentspans._suppress import SuppressibleTracer
 from agentspans._threads import patch_threads
 from agentspans._version import __version__
 from agentspans.metrics import MetricsInstallation, install_metrics
@@ -100,6 +101,11 @@ def _install_metrics(
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
         span_metrics.flush_spans = processor.flush_held
+        from agentspans._overflow_metrics import observe_overflow
+
+        observe_overflow(
+            span_metrics.provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__), processor
+        )
     return span_metrics
 
 
@@ -139,7 +145,7 @@ def instrument(**options: Unpack[Options]) -> Instrumentation:
             semconv.INSTRUMENTATION_SCOPE, __version__, tracer_provider=installation.provider
         )
         patches = Patches()
-        RUNTIME.current = Runtime(tracer, config)
+        RUNTIME.current = Runtime(SuppressibleTracer(tracer), config)
         patch_threads(patches)
         for path, expression in config.delegates.items():
             patches.patch_path(path, delegate_wrapper_factory(expression))

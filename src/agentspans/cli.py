@@ -44,6 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except (MemoryError, RecursionError) as exc:
+        sys.stderr.write(f"agentspans: the input is too large or too deeply nested ({exc!r})\n")
+        return EXIT_NOTHING
+    except Exception as exc:
+        from agentspans._errors import strict
+
+        if strict():
+            raise
+        sys.stderr.write(
+            f"agentspans: internal error ({type(exc).__name__}: {exc}); please report it\n"
+        )
+        return EXIT_NOTHING
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -170,6 +170,10 @@ METRIC_FINDINGS: Final = "agentspans.findings"
 METRIC_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"
 METRIC_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
 METRIC_GPU_UTILIZATION: Final = "hw.gpu.utilization"
+# Spans the trace processor exported without analysis / dropped, by reason (processors/pipeline).
+METRIC_SPANS_UNANALYSED: Final = "agentspans.spans.unanalysed"
+METRIC_SPANS_DROPPED: Final = "agentspans.spans.dropped"
+OVERFLOW_REASON: Final = "agentspans.overflow.reason"
 # Metric attributes from the GenAI and hardware conventions.
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 TOKEN_TYPE_INPUT: Final = "input"

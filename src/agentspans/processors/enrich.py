@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans._errors import warn_once
+from agentspans._errors import warn_once, warn_once_per
 from agentspans.analysis.model import SpanRecord
 from agentspans.llm_span import LlmCall, count, read_llm_call
 from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, default_table
@@ -102,8 +102,9 @@ class Enricher:
         if quote.usd is None:
             if quote.source == SOURCE_UNKNOWN:
                 out[semconv.COST_UNKNOWN] = True
-                warn_once(
-                    f"price-unknown:{call.model.lower()}",
+                warn_once_per(
+                    "price-unknown",
+                    call.model.lower(),
                     "agentspans: no price for model %r; its calls get no cost "
                     "(add it with instrument(prices={%r: {'input': ..., 'output': ...}}) "
                     "or AGENTSPANS_PRICES_FILE, in USD per million tokens)",

@@ -12,6 +12,7 @@ OTLP/JSON) becomes one problem line naming the URL and what happened; nothing ra
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -109,10 +110,20 @@ def _get(url: str, timeout_s: float) -> tuple[bytes | None, str | None]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.read(_MAX_BODY_BYTES + 1)[:_MAX_BODY_BYTES], None
+            body = response.read(_MAX_BODY_BYTES + 1)
+            if len(body) > _MAX_BODY_BYTES:
+                return None, f"the answer is larger than {_MAX_BODY_BYTES >> 20} MiB"
+            return body, None
+    except http.client.IncompleteRead as exc:
+        return None, f"the answer was cut short ({len(exc.partial)} bytes read); try again"
+    except http.client.HTTPException as exc:
+        return None, f"not an HTTP service, or not Jaeger's query service ({type(exc).__name__})"
     except urllib.error.HTTPError as exc:
         with exc:
-            detail = _error_detail(exc.read(64 * 1024))
+            try:
+                detail = _error_detail(exc.read(64 * 1024))
+            except (OSError, http.client.HTTPException):
+                detail = ""
         if exc.code == 404:
             return None, "trace not found (HTTP 404)" + (f": {detail}" if detail else "")
         return None, f"HTTP {exc.code} {exc.reason}" + (f": {detail}" if detail else "")
@@ -125,6 +136,8 @@ def _get(url: str, timeout_s: float) -> tuple[bytes | None, str | None]:
         return None, f"cannot connect ({reason})"
     except TimeoutError:
         return None, f"no answer within {timeout_s:g} s"
+    except ConnectionResetError:
+        return None, "the connection was reset (is this Jaeger's query service?)"
     except (OSError, ValueError) as exc:
         return None, f"request failed ({exc})"
 
