@@ -114,9 +114,11 @@ def qualified_type(exc: BaseException) -> str:
     )
 
 
-def _bare_stacktrace(exc: BaseException) -> str:
+def _bare_stacktrace(exc: BaseException, limit: int | None = None) -> str:
     """The traceback as file, line and function names only: no source lines, no messages."""
     frames = _frames(exc.__traceback__)
+    if limit is not None:
+        frames = frames[:limit]
     lines = ["Traceback (most recent call last):\n"]
     shown = frames
     if len(frames) > _HEAD_FRAMES + _TAIL_FRAMES:
@@ -130,11 +132,12 @@ def _bare_stacktrace(exc: BaseException) -> str:
     return "".join(lines)
 
 
-def _full_stacktrace(exc: BaseException) -> str:
+def _full_stacktrace(exc: BaseException, limit: int | None = None) -> str:
+    frames = 64 if limit is None else limit
     try:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=64))
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=frames))
     except Exception:  # a __str__ that raises: fall back to the names alone
-        return _bare_stacktrace(exc)
+        return _bare_stacktrace(exc, frames)
     return scrub(text)
 
 
@@ -148,18 +151,30 @@ def _message(exc: BaseException) -> str | None:
     return scrub(text)
 
 
-def record_exception(span: Span, exc: BaseException, *, capture_content: bool) -> None:
+def record_exception(
+    span: Span,
+    exc: BaseException,
+    *,
+    capture_content: bool,
+    frames: int | None = None,
+    deeper_elsewhere: bool = False,
+) -> None:
     """Record ``exc`` on ``span`` as an ``exception`` event, ``error.type`` and the status.
 
     What is recorded follows the module docstring: with content capture off, a provider-related
-    exception keeps its type and its frames, nothing it says.
+    exception keeps its type and its frames, nothing it says. ``frames`` limits the stack trace
+    to the span's own frames (the rest are on the span the call started: see
+    ``wrappers._lifecycle``), so an exception unwinding through nested spans costs O(depth).
     """
     kind = qualified_type(exc)
     quiet = not capture_content and provider_related(exc)
     message = None if quiet else _message(exc)
+    stacktrace = _bare_stacktrace(exc, frames) if quiet else _full_stacktrace(exc, frames)
+    if deeper_elsewhere:
+        stacktrace += "  (deeper frames: on the exception event of the span this call started)\n"
     attributes: dict[str, str | bool] = {
         "exception.type": kind,
-        "exception.stacktrace": _bare_stacktrace(exc) if quiet else _full_stacktrace(exc),
+        "exception.stacktrace": stacktrace,
         "exception.escaped": True,
     }
     if message is not None:

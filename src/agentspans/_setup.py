@@ -104,6 +104,21 @@ def sanitised(span: ReadableSpan) -> ReadableSpan:
     )
 
 
+_SDK_RETRY = re.compile(
+    r"Transient error (?:StatusCode\.)?(?P<status>\w+) encountered while exporting [^,]*, "
+    r"retrying in [\d.]+s\.(?: Error details: )?"
+)
+
+
+def _plain_words(said: str) -> str:
+    """What the backend said, without the SDK's retry boilerplate around it."""
+    match = _SDK_RETRY.search(said)
+    if match is None:
+        return said
+    rest = said[match.end() :].strip()
+    return f"{match.group('status')}: {rest}" if rest else match.group("status")
+
+
 class GuardedExporter(SpanExporter):
     """An exporter that never holds the application up.
 
@@ -183,7 +198,7 @@ class GuardedExporter(SpanExporter):
     def _warn_failure(self, said: Sequence[str]) -> None:
         from agentspans._redact import scrub
 
-        words = scrub(said[-1])[:300] if said else ""
+        words = _plain_words(scrub(said[-1]))[:300] if said else ""
         if words and _REFUSED.search(words):
             logger.warning(
                 "agentspans: %s refused the spans (%s); the application continues and spans are "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-import traceback
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
@@ -26,9 +25,10 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
-from agentspans import semconv
+from agentspans import _redact, semconv
 from agentspans._errors import report_internal_error
 from agentspans._patching import TRACED_MARK
+from agentspans._runtime import RUNTIME
 
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
@@ -126,13 +126,12 @@ class Invocation:
         span = self.span
         if not span.is_recording():
             return
+        if self.record_exception_message:
+            record_exception(span, exc)  # the event, error.type and status
+            return
         kind = error_type(exc)
         span.set_attribute(semconv.ERROR_TYPE, kind)
-        if self.record_exception_message:
-            record_exception(span, exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        else:
-            span.set_status(Status(StatusCode.ERROR, kind))
+        span.set_status(Status(StatusCode.ERROR, kind))
 
     def end(self, end_time: int | None = None) -> None:
         if self._ended:
@@ -170,24 +169,12 @@ def _own_frames(exc: BaseException) -> tuple[int, bool]:
 
 
 def record_exception(span: Span, exc: BaseException) -> None:
-    """The ``exception`` event the SDK's ``Span.record_exception`` writes, with own frames only."""
+    """The ``exception`` event, ``error.type`` and status, with the span's own frames only and
+    without what a provider's exception echoes back (``agentspans._redact``)."""
     limit, cut = _own_frames(exc)
-    stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=limit))
-    if cut:
-        stacktrace += "  (deeper frames: on the exception event of the span this call started)\n"
-    cls = type(exc)
-    module = cls.__module__
-    span.add_event(
-        "exception",
-        {
-            "exception.type": f"{module}.{cls.__qualname__}"
-            if module and module != "builtins"
-            else cls.__qualname__,
-            "exception.message": str(exc),
-            "exception.stacktrace": stacktrace,
-            "exception.escaped": "True",
-        },
-    )
+    runtime = RUNTIME.current
+    capture = runtime.config.capture_content if runtime is not None else False
+    _redact.record_exception(span, exc, capture_content=capture, frames=limit, deeper_elsewhere=cut)
 
 
 def _begin(start: Starter, instance: Any, args: Args, kwargs: Kwargs) -> Invocation | None:

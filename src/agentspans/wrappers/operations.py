@@ -21,7 +21,6 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
-from agentspans._redact import record_exception
 from agentspans._runtime import AGENT_NAME_KEY, FRAMEWORK_SPAN_KEY, RUNTIME
 from agentspans._suppress import suppressed
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced, traced_function
@@ -41,20 +40,7 @@ def _as_text(value: Any) -> str:
     return text if len(text) <= _MAX_CAPTURED_CHARS else text[:_MAX_CAPTURED_CHARS] + "…"
 
 
-class OperationInvocation(Invocation):
-    """An agent, tool or workflow span: exceptions recorded without what providers echo back."""
-
-    __slots__ = ()
-
-    def record_error(self, exc: BaseException) -> None:
-        if not self.span.is_recording():
-            return
-        runtime = RUNTIME.current
-        capture = runtime.config.capture_content if runtime is not None else False
-        record_exception(self.span, exc, capture_content=capture)
-
-
-class ToolInvocation(OperationInvocation):
+class ToolInvocation(Invocation):
     """A tool call: with content capture on, its result is recorded too."""
 
     __slots__ = ("_capture",)
@@ -118,10 +104,10 @@ def start_operation(
     context = trace.set_span_in_context(span, parent)
     if operation == semconv.OP_INVOKE_AGENT:
         context = otel_context.set_value(AGENT_NAME_KEY, name, context)
-        return OperationInvocation(span, context)
+        return Invocation(span, context)
     if operation == semconv.OP_EXECUTE_TOOL:
         return tool_invocation(span, context, capture)
-    return OperationInvocation(span, context)
+    return Invocation(span, context)
 
 
 def claim_for_framework(
