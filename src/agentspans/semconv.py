@@ -20,6 +20,7 @@ GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
@@ -69,6 +70,13 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
+# Agent frameworks (docs/frameworks.md): which agents a graph node or agent routed work to, and
+# which agent routed work to this one (LangGraph Command goto / conditional edges, CrewAI
+# delegation).
+ROUTE_TARGETS: Final = "agentspans.route.targets"
+ROUTE_SOURCE: Final = "agentspans.route.source"
+# The framework's own step number of a graph node's run (LangGraph's superstep).
+FRAMEWORK_STEP: Final = "agentspans.framework.step"
 # Where the instrumented callable lives (module.qualname) for decorated and patched functions.
 CODE_FUNCTION: Final = "code.function.name"
 

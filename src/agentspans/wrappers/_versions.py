@@ -19,6 +19,16 @@ OLDEST: dict[str, str] = {
     "litellm": "1.55.0",  # the oldest release the index still serves after 1.14
 }
 
+# The oldest release of each agent framework the framework tests run against
+# (``scripts/test-frameworks-oldest.sh``; the main environment tests the newest). Kept apart from
+# OLDEST: the frameworks pin newer clients than the oldest clients above.
+OLDEST_FRAMEWORKS: dict[str, str] = {
+    "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
+    "langgraph": "0.3.0",  # Command(goto=), Send, graph:step tags on node runs
+    "langchain-openai": "0.3.0",
+    "crewai": "1.0.0",  # the crewai.events bus and BaseEventListener
+}
+
 # What the oldest clients need beside them to install and run (their own loose pins allow
 # newer releases that broke them).
 OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
@@ -28,8 +38,12 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
+def _oldest(library: str) -> str:
+    return OLDEST[library] if library in OLDEST else OLDEST_FRAMEWORKS[library]
+
+
 def supported(library: str, version: str) -> bool:
-    return _release(version) >= _release(OLDEST[library])
+    return _release(version) >= _release(_oldest(library))
 
 
 def warn_if_unsupported(library: str) -> None:
@@ -45,5 +59,5 @@ def warn_if_unsupported(library: str) -> None:
             "its calls are traced on a best-effort basis",
             library,
             installed,
-            OLDEST[library],
+            _oldest(library),
         )
