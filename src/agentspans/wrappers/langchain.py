@@ -1,4 +1,4 @@
-"""LangChain / LangGraph: one callback handler on every run, through langchain_core's configure hook.
+"""LangChain / LangGraph: one callback handler on every run, through langchain_core's own hook.
 
 ``langchain_core.tracers.context.register_configure_hook`` is langchain_core's public way to add
 an inheritable handler to every callback manager it configures (LangSmith's tracer is added the
@@ -32,7 +32,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -57,7 +56,7 @@ _MAX_OPEN_RUNS = 10_000  # runs that never end (an abandoned stream) must not gr
 class _LLMRun:
     """An LLM run in flight: what the fallback span needs if no client span claims it."""
 
-    __slots__ = ("covered", "first_token_ns", "fingerprint", "model", "provider", "start_ns")
+    __slots__ = ("covered", "fingerprint", "first_token_ns", "model", "provider", "start_ns")
 
     def __init__(self, model: str | None, provider: str | None, digest: str) -> None:
         self.start_ns = time.time_ns()
