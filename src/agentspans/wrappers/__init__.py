@@ -24,7 +24,6 @@ LLM_INTEGRATIONS: dict[str, str] = {
 # Agent frameworks (docs/frameworks.md): same interface, named after the framework.
 FRAMEWORK_INTEGRATIONS: dict[str, str] = {
     "langchain": "agentspans.wrappers.langchain",
-    "crewai": "agentspans.wrappers.crewai",
 }
 
 # Every name ``libraries=`` / ``AGENTSPANS_LIBRARIES`` accepts, in the order they are installed.

@@ -25,8 +25,7 @@ OLDEST: dict[str, str] = {
 OLDEST_FRAMEWORKS: dict[str, str] = {
     "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
     "langgraph": "0.3.0",  # Command(goto=), Send, graph:step tags on node runs
-    "langchain-openai": "0.3.0",
-    "crewai": "1.0.0",  # the crewai.events bus and BaseEventListener
+    "langchain-openai": "0.3.0",  # not patched; the client the framework tests drive
 }
 
 # What the oldest clients need beside them to install and run (their own loose pins allow
