@@ -24,7 +24,7 @@ OLDEST: dict[str, str] = {
 # OLDEST: the frameworks pin newer clients than the oldest clients above.
 OLDEST_FRAMEWORKS: dict[str, str] = {
     "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
-    "langgraph": "0.3.0",  # Command(goto=), Send, graph:step tags on node runs
+    "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
     "langchain-openai": "0.3.0",  # not patched; the client the framework tests drive
 }
 
