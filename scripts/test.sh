@@ -42,9 +42,9 @@ step "pytest tests/llm on the oldest supported openai, anthropic and litellm"
 # in src/agentspans/wrappers/_versions.py stay the same.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh
 
-step "pytest tests/frameworks on the oldest supported LangChain / LangGraph"
-# ~/.cache/agentspans/frameworks-oldest-venv, reused while OLDEST_FRAMEWORKS stays the same.
-PYTHON="$PYTHON" bash scripts/test-frameworks-oldest.sh
+step "pytest tests/frameworks on the oldest supported agent frameworks"
+# ~/.cache/agentspans/oldest-frameworks-venv, reused while OLDEST_FRAMEWORKS stays the same.
+PYTHON="$PYTHON" bash scripts/test-oldest.sh --frameworks
 
 step "benchmarks --short"
 # They print ratios, they do not pass or fail on them: this only keeps them from rotting.

@@ -159,6 +159,7 @@ class SpanMetrics:
             unit="{finding}",
             description="Bottleneck findings of the trace analysis",
         )
+        self._operations = _OperationDurations(meter)
         for name, value_of, unit, description in _GPU_GAUGES:
             meter.create_observable_gauge(
                 name, callbacks=[_gpu_gauge(value_of)], unit=unit, description=description
@@ -171,6 +172,8 @@ class SpanMetrics:
             call = batch.call(span)
             if call is not None and not any(batch.call(a) for a in batch.ancestors(span)):
                 self._record_llm(span, call, batch)
+            else:
+                self._operations.record(span)
         self._record_findings(batch)
 
     def _record_llm(self, span: ReadableSpan, call: LlmCall, batch: _Batch) -> None:
@@ -258,6 +261,59 @@ class SpanMetrics:
             for kind in kinds if isinstance(kinds, (list, tuple)) else ():
                 if isinstance(kind, str):
                     self._findings.add(1, {**base, semconv.FINDING_KIND: kind})
+
+
+class _OperationDurations:
+    """``gen_ai.invoke_agent.duration`` (agent and, as in semantic-conventions-genai v0.1.0,
+    workflow spans) and ``gen_ai.execute_tool.duration``, from finished spans."""
+
+    _AGENT_OPERATIONS = (semconv.OP_INVOKE_AGENT, semconv.OP_INVOKE_WORKFLOW)
+
+    def __init__(self, meter: Meter) -> None:
+        self._agent = meter.create_histogram(
+            semconv.METRIC_INVOKE_AGENT_DURATION,
+            unit=_UNIT_SECONDS,
+            description="Duration of agent and workflow invocations",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._tool = meter.create_histogram(
+            semconv.METRIC_EXECUTE_TOOL_DURATION,
+            unit=_UNIT_SECONDS,
+            description="Duration of tool executions",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+
+    def record(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+        if operation == semconv.OP_EXECUTE_TOOL:
+            histogram, names = self._tool, _TOOL_DIMENSIONS
+        elif operation in self._AGENT_OPERATIONS:
+            histogram, names = self._agent, _AGENT_DIMENSIONS
+        else:
+            return
+        if span.start_time is None or span.end_time is None:
+            return
+        dimensions: dict[str, AttributeValue] = {
+            name: value for name in names if (value := attributes.get(name)) is not None
+        }
+        if semconv.ERROR_TYPE not in dimensions and span.status.status_code is StatusCode.ERROR:
+            dimensions[semconv.ERROR_TYPE] = _OTHER_ERROR
+        histogram.record(max(span.end_time - span.start_time, 0) / 1e9, dimensions)
+
+
+_AGENT_DIMENSIONS = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.ERROR_TYPE,
+)
+_TOOL_DIMENSIONS = (
+    semconv.GEN_AI_TOOL_NAME,
+    semconv.GEN_AI_TOOL_TYPE,
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.ERROR_TYPE,
+)
 
 
 def _span_ids_key(ids: Any) -> tuple[Any, ...]:

@@ -20,7 +20,6 @@ GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
-GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
@@ -70,11 +69,9 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
-# Agent frameworks (docs/frameworks.md): which agents a graph node or agent routed work to, and
-# which agent routed work to this one (LangGraph Command goto / conditional edges, CrewAI
-# delegation).
+# Agent frameworks (docs/frameworks.md): the agents a graph node routed work to (LangGraph
+# Command goto, conditional edges, Send); the node it routed to gets HANDOFF_FROM_AGENT.
 ROUTE_TARGETS: Final = "agentspans.route.targets"
-ROUTE_SOURCE: Final = "agentspans.route.source"
 # The framework's own step number of a graph node's run (LangGraph's superstep).
 FRAMEWORK_STEP: Final = "agentspans.framework.step"
 # Where the instrumented callable lives (module.qualname) for decorated and patched functions.
@@ -189,6 +186,27 @@ ROLLUP_VRAM_PEAK_BYTES: Final = "agentspans.rollup.gpu.memory.peak_bytes"
 ROLLUP_PRICED_CALLS: Final = "agentspans.rollup.priced_calls"
 # On the root: one line per problem the analysis met in the input (orphans, clock skew, ...).
 ANALYSIS_PROBLEMS: Final = "agentspans.analysis.problems"
+
+# --- agent frameworks (wrappers/openai_agents.py, mcp.py; docs/frameworks.md) -------------------
+# GenAI conventions (semantic-conventions-genai v0.1.0): the conversation (thread, session, the
+# Agents SDK's trace group id) a run belongs to, and the id of the model's tool call.
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+# A handoff from one agent to another (the conventions have no handoff span).
+HANDOFF_FROM_AGENT: Final = "agentspans.handoff.from_agent"
+HANDOFF_TO_AGENT: Final = "agentspans.handoff.to_agent"
+# A guardrail run by the framework (the Agents SDK's input/output guardrails).
+GUARDRAIL_NAME: Final = "agentspans.guardrail.name"
+GUARDRAIL_TRIGGERED: Final = "agentspans.guardrail.triggered"
+# MCP conventions (the GenAI conventions' MCP page) on MCP tool calls.
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
+# error.type of an MCP tool call whose result says isError (the MCP page's value).
+MCP_TOOL_ERROR: Final = "tool_error"
+# Duration histograms of finished agent / workflow and tool spans (GenAI conventions).
+METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 
 # --- LLM client wrappers (wrappers/openai.py, anthropic.py, litellm.py) --------------------------
 # Requested embedding size (GenAI conventions).

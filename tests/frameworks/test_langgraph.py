@@ -184,7 +184,7 @@ def test_supervisor_graph(
     # the supervisor's routing: what each visit chose, and who started each worker
     routes = [list((s.attributes or {}).get(semconv.ROUTE_TARGETS, ())) for s in top]
     assert routes == [["researcher"], ["supervisor"], ["coder"], ["supervisor"], ["__end__"]]
-    assert [(s.attributes or {}).get(semconv.ROUTE_SOURCE) for s in top] == [
+    assert [(s.attributes or {}).get(semconv.HANDOFF_FROM_AGENT) for s in top] == [
         None,
         "supervisor",
         "researcher",
@@ -219,16 +219,10 @@ def test_supervisor_graph(
     assert report_agents(spans, tmp_path) >= {"supervisor", "researcher", "coder"}
 
 
-# ChatOpenAI's non-streamed calls go through ``with_raw_response``: its client span has tokens
-# only once the llm-paths branch (issue 12) traces that path.
-RAW_RESPONSE_PENDING = pytest.mark.xfail(
-    strict=True, reason="openai with_raw_response usage: the llm-paths branch (issue 12)"
-)
-
-
 @pytest.mark.parametrize(
     "streaming",
-    [pytest.param(False, marks=RAW_RESPONSE_PENDING), True],
+    # non-streamed ChatOpenAI calls go through openai's with_raw_response
+    [False, True],
     ids=["invoke", "streaming"],
 )
 def test_supervisor_graph_counts_each_request_once(

@@ -23,6 +23,8 @@ LLM_INTEGRATIONS: dict[str, str] = {
 
 # Agent frameworks (docs/frameworks.md): same interface, named after the framework.
 FRAMEWORK_INTEGRATIONS: dict[str, str] = {
+    "openai_agents": "agentspans.wrappers.openai_agents",
+    "mcp": "agentspans.wrappers.mcp",
     "langchain": "agentspans.wrappers.langchain",
 }
 

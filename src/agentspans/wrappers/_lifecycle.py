@@ -56,6 +56,11 @@ class Invocation:
         self._ended = False
 
     # -- context ---------------------------------------------------------------------------------
+    @property
+    def context(self) -> Context:
+        """The context the call runs in: the parent's, with this span current."""
+        return self._context
+
     def activate(self) -> object:
         return otel_context.attach(self._context)
 

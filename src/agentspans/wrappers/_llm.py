@@ -288,7 +288,7 @@ def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None
 class LLMInvocation(Invocation):
     """The span of one LLM call; hands streams to a proxy that ends it when the stream ends."""
 
-    __slots__ = ("capture", "reader", "request")
+    __slots__ = ("_ends_with_body", "capture", "raw_mode", "reader", "request")
 
     # Provider errors can echo request content or a masked key: record only the error's type.
     record_exception_message = False
@@ -300,15 +300,25 @@ class LLMInvocation(Invocation):
         request: LLMRequest,
         reader: ResponseReader,
         capture: bool,
+        raw_mode: str | None = None,
     ) -> None:
         super().__init__(span, context)
         self.request = request
         self.reader = reader
         self.capture = capture
+        # ``X-Stainless-Raw-Response`` of a ``with_raw_response`` / ``with_streaming_response``
+        # call: the result is then the SDK's raw response, its body read later (or already).
+        self.raw_mode = raw_mode
+        self._ends_with_body = False
 
     def on_result(self, result: Any) -> Any:
         from agentspans.wrappers import _streams
 
+        if self.raw_mode is not None:
+            from agentspans.wrappers import _raw
+
+            self._ends_with_body = _raw.trace_raw_response(result, self)
+            return result
         reader = self.reader
         if reader.is_stream(result):
             return _streams.traced_stream(result, self, asynchronous=False)
@@ -318,6 +328,9 @@ class LLMInvocation(Invocation):
         if summary is not None:
             self.record_summary(summary)
         return result
+
+    def ends_later(self, result: Any, proxy: Any) -> bool:
+        return self._ends_with_body or proxy is not result
 
     def record_summary(self, summary: ResponseSummary) -> None:
         span = self.span
@@ -353,7 +366,9 @@ def public_error_type(exc: BaseException) -> str:
     return error_type(exc)
 
 
-def start_llm_call(request_of: Any, reader: ResponseReader) -> LLMInvocation | None:
+def start_llm_call(
+    request_of: Any, reader: ResponseReader, raw_mode: str | None = None
+) -> LLMInvocation | None:
     """Open the span for the request ``request_of(capture)`` builds; None when not traced.
 
     ``request_of`` is only called when a span will be made, so an untraced call (not
@@ -372,4 +387,4 @@ def start_llm_call(request_of: Any, reader: ResponseReader) -> LLMInvocation | N
         attributes=request.attributes(capture),
     )
     context = otel_context.set_value(LLM_CALL_KEY, True, trace.set_span_in_context(span, parent))
-    return LLMInvocation(span, context, request, reader, capture)
+    return LLMInvocation(span, context, request, reader, capture, raw_mode)

@@ -1,8 +1,10 @@
-"""The client library versions agentspans supports: declared here, and only here.
+"""The library versions agentspans supports: declared here, and only here.
 
 ``scripts/test-oldest.sh`` installs :data:`OLDEST` into a second virtual environment and runs
-``tests/llm`` there; the main environment tests the newest. A library older than its oldest
-supported version is still patched (most of the surface is stable), with one warning.
+``tests/llm`` there, and :data:`OLDEST_FRAMEWORKS` into a third one for ``tests/frameworks``
+(the oldest openai-agents needs a newer openai than the oldest client release tested); the main
+environment tests the newest. A library older than its oldest supported version is still
+instrumented (most of the surface is stable), with one warning.
 """
 
 from __future__ import annotations
@@ -19,30 +21,31 @@ OLDEST: dict[str, str] = {
     "litellm": "1.55.0",  # the oldest release the index still serves after 1.14
 }
 
-# The oldest release of each agent framework the framework tests run against
-# (``scripts/test-frameworks-oldest.sh``; the main environment tests the newest). Kept apart from
-# OLDEST: the frameworks pin newer clients than the oldest clients above.
-OLDEST_FRAMEWORKS: dict[str, str] = {
-    "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
-    "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
-    "langchain-openai": "0.3.0",  # not patched; the client the framework tests drive
-}
-
 # What the oldest clients need beside them to install and run (their own loose pins allow
 # newer releases that broke them).
 OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
+
+# The oldest release of each agent framework integration (docs/frameworks.md), by distribution
+# name; installed together, with the newest openai their own pins allow.
+OLDEST_FRAMEWORKS: dict[str, str] = {
+    "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
+    "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
+    "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
+    "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
+    "langchain-openai": "0.3.0",  # not patched; the client the LangGraph tests drive
+}
 
 
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
-def _oldest(library: str) -> str:
+def oldest(library: str) -> str:
     return OLDEST[library] if library in OLDEST else OLDEST_FRAMEWORKS[library]
 
 
 def supported(library: str, version: str) -> bool:
-    return _release(version) >= _release(_oldest(library))
+    return _release(version) >= _release(oldest(library))
 
 
 def warn_if_unsupported(library: str) -> None:
@@ -58,5 +61,5 @@ def warn_if_unsupported(library: str) -> None:
             "its calls are traced on a best-effort basis",
             library,
             installed,
-            _oldest(library),
+            oldest(library),
         )

@@ -8,7 +8,8 @@ same way), so every ``invoke`` / ``ainvoke`` / ``stream`` / ``astream`` of any r
 * a root run (a LangGraph graph, or any chain invoked at the top) -> ``invoke_workflow {name}``;
 * a LangGraph node's run (tagged ``graph:step:N``; nodes of subgraphs too) ->
   ``invoke_agent {node}``, with ``agentspans.route.targets`` when it routed (``Command(goto=)``,
-  a conditional edge's result, ``Send``) and ``agentspans.route.source`` on the node it routed to;
+  a conditional edge's result, ``Send``) and ``agentspans.handoff.from_agent`` on the node it
+  routed to;
 * a tool run -> ``execute_tool {name}`` with ``gen_ai.tool.call.id``;
 * an LLM run -> nothing when one of our client wrappers traced the request under it (the start
   hook below sees that client span start); otherwise a ``chat {model}`` span made from the
@@ -303,7 +304,7 @@ class SpanTracker:
             attributes[semconv.FRAMEWORK_STEP] = step
         source = parent.routed.get(node)
         if source is not None:
-            attributes[semconv.ROUTE_SOURCE] = source
+            attributes[semconv.HANDOFF_FROM_AGENT] = source
         self._start(run_id, parent, semconv.OP_INVOKE_AGENT, node, attributes, node=node)
 
     def on_chain_end(
@@ -358,7 +359,7 @@ class SpanTracker:
 
     @staticmethod
     def _publish_routes(node_run: _Run, graph: _Run | None) -> None:
-        """Tell the graph who routed to each target, for the target's ``route.source``."""
+        """Tell the graph who routed to each target, for the target's ``handoff.from_agent``."""
         if graph is None or node_run.node is None:
             return
         for target in node_run.targets:
