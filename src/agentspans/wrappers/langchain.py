@@ -399,6 +399,14 @@ class SpanTracker:
         )
 
     def on_tool_end(self, output: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        run = self._runs.get(run_id)
+        call_id = as_str(field_of(output, "tool_call_id")) if not isinstance(output, str) else None
+        if run is not None and run.invocation is not None and call_id is not None:
+            # Older langchain-core (0.3.30 among them) passes the call id only to the end, on the
+            # ToolMessage, not to on_tool_start.
+            span = run.invocation.span
+            if span.is_recording():
+                span.set_attribute(semconv.GEN_AI_TOOL_CALL_ID, call_id)
         content = field_of(output, "content") if not isinstance(output, str) else output
         self._end(run_id, content if content is not None else output)
 
