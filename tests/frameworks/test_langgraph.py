@@ -346,3 +346,86 @@ def test_uninstrument_removes_the_handler(server: ScriptedProvider) -> None:
     assert len(tracer_context._configure_hooks) == before
     build_supervisor(server.base_url, streaming=False).invoke({"messages": [("user", "x")]})
     assert captured.finished() == []
+
+
+# -- context, errors and decorators --------------------------------------------------------------
+class Failure(Exception):
+    pass
+
+
+def two_node_graph(fail: bool = False) -> Any:
+    def first(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [("ai", "one")]}
+
+    def second(state: MessagesState) -> dict[str, Any]:
+        if fail:
+            raise Failure("the node's own error")
+        return {"messages": [("ai", "two")]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("first", first)
+    graph.add_node("second", second)
+    graph.add_edge(START, "first")
+    graph.add_edge("first", "second")
+    graph.add_edge("second", END)
+    return graph.compile(name="pair")
+
+
+async def test_graph_nests_under_the_apps_span_and_restores_the_context(
+    spans: CapturedSpans,
+) -> None:
+    from opentelemetry import trace
+
+    import agentspans
+
+    def current_is(span: Any) -> bool:
+        return trace.get_current_span().get_span_context() == span.get_span_context()
+
+    app = two_node_graph()
+    with agentspans.agent_span("app") as outer:
+        app.invoke({"messages": [("user", "x")]})
+        assert trace.get_current_span() is outer
+        await app.ainvoke({"messages": [("user", "y")]})
+        # langchain_core ends async runs in a copied context: what the runs' starts left
+        # current here now stands for the app's own span
+        assert current_is(outer)
+        stream = app.astream({"messages": [("user", "z")]})
+        async for _ in stream:
+            break  # a stream closed halfway
+        await stream.aclose()
+        assert current_is(outer)
+        with agentspans.tool_span("after"):
+            pass
+    assert not trace.get_current_span().get_span_context().is_valid
+    assert spans.parent_of(spans.one("execute_tool after")).name == "invoke_agent app"  # type: ignore[union-attr]
+
+    (root,) = spans.roots()
+    assert root.name == "invoke_agent app"
+    workflows = spans.children(root)
+    assert [s.name for s in workflows][:2] == ["invoke_workflow pair"] * 2
+    for workflow in workflows[:2]:
+        assert [s.name for s in spans.children(workflow)] == [
+            "invoke_agent first",
+            "invoke_agent second",
+        ]
+
+
+def test_a_nodes_error_passes_through_and_is_recorded(spans: CapturedSpans) -> None:
+    with pytest.raises(Failure, match="the node's own error"):
+        two_node_graph(fail=True).invoke({"messages": [("user", "x")]})
+    (failed,) = spans.named("invoke_agent second")
+    assert (failed.attributes or {}).get(semconv.ERROR_TYPE, "").endswith("Failure")
+    assert spans.one("invoke_agent first").status.is_ok
+
+
+def test_a_decorated_function_run_as_a_langchain_tool_is_one_span(spans: CapturedSpans) -> None:
+    import agentspans
+
+    @tool
+    @agentspans.tool
+    def lookup(query: str) -> str:
+        """Look something up."""
+        return query.upper()
+
+    assert lookup.invoke({"query": "x"}) == "X"
+    assert [s.name for s in spans.finished()] == ["execute_tool lookup"]

@@ -29,10 +29,11 @@ import time
 import types
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -45,13 +46,18 @@ from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
 from agentspans.wrappers import _versions
 from agentspans.wrappers._lifecycle import Invocation
 from agentspans.wrappers._llm import Usage, as_int, as_str, field_of, items_of
-from agentspans.wrappers.operations import start_operation
+from agentspans.wrappers.operations import claim_for_framework, start_operation
 
 # Set in the context of an LLM run: the start hook marks the run as traced by a client wrapper.
 _LLM_RUN_KEY = otel_context.create_key("agentspans.langchain.llm_run")
 # LangGraph's control-flow exceptions: a handoff to the parent graph, an interrupt. Not failures.
 _CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "ParentCommand", "NodeInterrupt"})
-_MAX_OPEN_RUNS = 10_000  # runs that never end (an abandoned stream) must not grow without bound
+_MAX_OPEN_RUNS = 10_000
+# Set at a run's start: resetting it at the end tells whether the end runs in the same contextvars
+# context as the start (ContextVar.reset refuses a token from another one).
+_MARK: ContextVar[None] = ContextVar(
+    "agentspans_langchain_run"
+)  # runs that never end (an abandoned stream) must not grow without bound
 
 
 class _LLMRun:
@@ -76,8 +82,10 @@ class _Run:
         "context",
         "invocation",
         "llm",
+        "mark",
         "node",
         "previous",
+        "proxy",
         "routed",
         "targets",
     )
@@ -95,6 +103,8 @@ class _Run:
         self.llm: _LLMRun | None = None
         self.attached: Context | None = None
         self.previous: Context | None = None
+        self.mark: Token[None] | None = None
+        self.proxy: _RunSpan | None = None
         # For a node: the nodes it routed to. For a graph: which node last routed to each target.
         self.targets: list[str] = []
         self.routed: dict[str, str] = {}
@@ -102,14 +112,87 @@ class _Run:
     def enter(self) -> None:
         self.previous = otel_context.get_current()
         self.attached = self.context
+        self.mark = _MARK.set(None)
         otel_context.attach(self.context)
 
-    def leave(self) -> None:
-        # Only where this run's context is still the current one: an end delivered in another
-        # (copied) context leaves that context alone. No token reset, so never a detach error.
+    def leave(self, stale: dict[int, tuple[Context, Context | None]]) -> None:
+        """Put the context back, in the contextvars context this run's start set it in.
+
+        An end delivered in another one (a copy taken after the start, as async LangGraph takes
+        for a task) cannot reach the context it was set in: there, the run's context is left
+        *stale*, and the enclosing run that ends there next puts back what it found. No OTel token
+        is reset, so a wrong-context detach never happens.
+        """
         attached, self.attached = self.attached, None
-        if attached is not None and otel_context.get_current() is attached:
+        mark, self.mark = self.mark, None
+        if attached is None or mark is None:
+            return
+        try:
+            _MARK.reset(mark)
+        except ValueError:  # another contextvars context than the start's
+            if len(stale) >= _MAX_OPEN_RUNS:
+                stale.pop(next(iter(stale)))
+            stale[id(attached)] = (attached, self.previous)
+            return
+        current = otel_context.get_current()
+        if current is attached or stale.pop(id(current), (None,))[0] is current:
             otel_context.attach(self.previous if self.previous is not None else Context())
+
+
+class _RunSpan(Span):
+    """The span a run's code sees as current: the run's span while it is open, then an alias of
+    the span that was current before it.
+
+    langchain_core delivers async end callbacks in a copied context (its ``@shielded`` end
+    methods run in a new task), so the task that started a run cannot be reached at its end:
+    what the start made current there stays. Once the run ends, that leftover resolves to the
+    span that was current before, so nothing started later nests under an ended run, and the
+    app's own ``get_current_span()`` calls reach its own span.
+    """
+
+    __slots__ = ("_before", "_real", "ended")
+
+    def __init__(self, real: Span, before: Context) -> None:
+        self._real = real
+        self._before = before
+        self.ended = False
+
+    def _target(self) -> Span:
+        return trace.get_current_span(self._before) if self.ended else self._real
+
+    def end(self, end_time: int | None = None) -> None:
+        if self.ended:
+            self._target().end(end_time)  # the alias of the app's span: its own call
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._target().get_span_context()
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        self._target().set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self._target().set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
+        self._target().add_event(name, attributes, timestamp)
+
+    def update_name(self, name: str) -> None:
+        self._target().update_name(name)
+
+    def is_recording(self) -> bool:
+        return self._target().is_recording()
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self._target().set_status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Any = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self._target().record_exception(exception, attributes, timestamp, escaped)
 
 
 def _is_node(tags: Sequence[str] | None, metadata: Mapping[str, Any] | None) -> str | None:
@@ -222,6 +305,8 @@ class SpanTracker:
 
     def __init__(self) -> None:
         self._runs: dict[uuid.UUID, _Run] = {}
+        # Contexts of runs whose end arrived in another contextvars context (see _Run.leave).
+        self._stale: dict[int, tuple[Context, Context | None]] = {}
         self.active = True
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -248,17 +333,38 @@ class SpanTracker:
         if operation is None:
             self._keep(run_id, _Run(parent_context))
             return
-        token = otel_context.attach(parent_context)
-        try:
-            invocation = start_operation(operation, name, attributes, tool_arguments=tool_arguments)
-        finally:
-            otel_context.detach(token)
+        invocation = start_operation(
+            operation, name, attributes, tool_arguments=tool_arguments, parent=parent_context
+        )
         if invocation is None:
             self._keep(run_id, _Run(parent_context))
             return
-        run = _Run(invocation._context, invocation, node)
+        proxy = _RunSpan(invocation.span, parent_context)
+        context = trace.set_span_in_context(proxy, invocation._context)
+        if operation != semconv.OP_INVOKE_WORKFLOW:
+            # An @agentspans.tool / @agentspans.agent of the same name called inside this run
+            # is this run: it makes no second span.
+            context = claim_for_framework(context, operation, name, invocation.span)
+        run = _Run(context, invocation, node)
+        run.proxy = proxy
         self._keep(run_id, run)
+        self._sweep()
         run.enter()
+
+    def _sweep(self) -> None:
+        """Put back what runs that ended elsewhere left current here (see ``_Run.leave``)."""
+        stale = self._stale
+        if not stale:
+            return
+        current = otel_context.get_current()
+        found = stale.get(id(current))
+        if found is None or found[0] is not current:
+            return
+        while found is not None and found[0] is current:
+            stale.pop(id(current), None)
+            current = found[1] if found[1] is not None else Context()
+            found = stale.get(id(current))
+        otel_context.attach(current)
 
     def _end(
         self, run_id: uuid.UUID, result: Any = None, error: BaseException | None = None
@@ -266,13 +372,15 @@ class SpanTracker:
         run = self._runs.pop(run_id, None)
         if run is None:
             return None
-        run.leave()
+        run.leave(self._stale)
         invocation = run.invocation
         if invocation is not None:
             if error is not None and not _control_flow(error):
                 invocation.fail(error)
             else:
                 invocation.succeed(result)
+        if run.proxy is not None:
+            run.proxy.ended = True
         return run
 
     # -- chains: graphs, nodes, everything else --------------------------------------------------
@@ -464,6 +572,7 @@ class SpanTracker:
         run = _Run(otel_context.set_value(_LLM_RUN_KEY, llm, parent_context))
         run.llm = llm
         self._keep(run_id, run)
+        self._sweep()
         run.enter()
 
     def on_llm_new_token(self, token: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
@@ -481,7 +590,7 @@ class SpanTracker:
         run = self._runs.pop(run_id, None)
         if run is None or run.llm is None:
             return
-        run.leave()
+        run.leave(self._stale)
         llm = run.llm
         runtime = RUNTIME.current
         if llm.covered or runtime is None:
