@@ -46,6 +46,10 @@ step "pytest tests/frameworks on the oldest supported agent frameworks"
 # ~/.cache/agentspans/oldest-frameworks-venv, reused while OLDEST_FRAMEWORKS stays the same.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh --frameworks
 
+step "pytest tests/frameworks/test_crewai.py in crewai's own venv"
+# ~/.cache/agentspans/crewai-venv: crewai pins openai/pydantic/httpx below the main venv's.
+PYTHON="$PYTHON" bash scripts/test-crewai.sh
+
 step "benchmarks --short"
 # They print ratios, they do not pass or fail on them: this only keeps them from rotting.
 bash benchmarks/run_short.sh "$VENV/bin/python"

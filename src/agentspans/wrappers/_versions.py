@@ -36,12 +36,22 @@ OLDEST_FRAMEWORKS: dict[str, str] = {
 }
 
 
+# Frameworks whose own pins clash with the main test environment (crewai pins openai, pydantic,
+# httpx): each is tested in a venv of its own (``scripts/test-crewai.sh``), at this release.
+OLDEST_OWN_VENV: dict[str, str] = {
+    "crewai": "1.15.30",  # crewai.hooks interception points (EXECUTION_START, PRE_STEP, ...)
+}
+
+
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
 def oldest(library: str) -> str:
-    return OLDEST[library] if library in OLDEST else OLDEST_FRAMEWORKS[library]
+    for table in (OLDEST, OLDEST_FRAMEWORKS, OLDEST_OWN_VENV):
+        if library in table:
+            return table[library]
+    raise KeyError(library)
 
 
 def supported(library: str, version: str) -> bool:
