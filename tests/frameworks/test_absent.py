@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-FRAMEWORK_MODULES = ("langchain_core", "langgraph", "langchain_openai")
+FRAMEWORK_MODULES = ("langchain_core", "langgraph", "langchain_openai", "crewai")
 
 PROGRAM = """
 import sys
