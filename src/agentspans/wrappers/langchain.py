@@ -53,6 +53,8 @@ _LLM_RUN_KEY = otel_context.create_key("agentspans.langchain.llm_run")
 # LangGraph's control-flow exceptions: a handoff to the parent graph, an interrupt. Not failures.
 _CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "ParentCommand", "NodeInterrupt"})
 _MAX_OPEN_RUNS = 10_000
+# Contexts left behind by async ends (see _Run.leave); each keeps its ended span alive.
+_MAX_STALE = 1_000
 # Set at a run's start: resetting it at the end tells whether the end runs in the same contextvars
 # context as the start (ContextVar.reset refuses a token from another one).
 _MARK: ContextVar[None] = ContextVar(
@@ -106,8 +108,9 @@ class _Run:
         self.mark: Token[None] | None = None
         self.proxy: _RunSpan | None = None
         # For a node: the nodes it routed to. For a graph: which node last routed to each target.
-        self.targets: list[str] = []
-        self.routed: dict[str, str] = {}
+        # Made on first use: most runs route nothing.
+        self.targets: list[str] | None = None
+        self.routed: dict[str, str] | None = None
 
     def enter(self) -> None:
         self.previous = otel_context.get_current()
@@ -130,7 +133,7 @@ class _Run:
         try:
             _MARK.reset(mark)
         except ValueError:  # another contextvars context than the start's
-            if len(stale) >= _MAX_OPEN_RUNS:
+            if len(stale) >= _MAX_STALE:
                 stale.pop(next(iter(stale)))
             stale[id(attached)] = (attached, self.previous)
             return
@@ -410,7 +413,7 @@ class SpanTracker:
         step = as_int((metadata or {}).get("langgraph_step"))
         if step is not None:
             attributes[semconv.FRAMEWORK_STEP] = step
-        source = parent.routed.get(node)
+        source = parent.routed.get(node) if parent.routed is not None else None
         if source is not None:
             attributes[semconv.HANDOFF_FROM_AGENT] = source
         self._start(run_id, parent, semconv.OP_INVOKE_AGENT, node, attributes, node=node)
@@ -455,6 +458,10 @@ class SpanTracker:
 
     @staticmethod
     def _route(run: _Run, targets: list[str]) -> None:
+        if not targets:
+            return
+        if run.targets is None:
+            run.targets = []
         before = len(run.targets)
         for target in targets:
             if target not in run.targets:
@@ -468,8 +475,10 @@ class SpanTracker:
     @staticmethod
     def _publish_routes(node_run: _Run, graph: _Run | None) -> None:
         """Tell the graph who routed to each target, for the target's ``handoff.from_agent``."""
-        if graph is None or node_run.node is None:
+        if graph is None or node_run.node is None or not node_run.targets:
             return
+        if graph.routed is None:
+            graph.routed = {}
         for target in node_run.targets:
             graph.routed[target] = node_run.node
 
