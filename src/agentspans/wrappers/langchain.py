@@ -332,6 +332,7 @@ class SpanTracker:
         tool_arguments: Any = None,
         node: str | None = None,
     ) -> None:
+        self._sweep()  # first: a stale context here must not become the parent
         parent_context = parent.context if parent is not None else otel_context.get_current()
         if operation is None:
             self._keep(run_id, _Run(parent_context))
@@ -351,7 +352,6 @@ class SpanTracker:
         run = _Run(context, invocation, node)
         run.proxy = proxy
         self._keep(run_id, run)
-        self._sweep()
         run.enter()
 
     def _sweep(self) -> None:
@@ -565,6 +565,7 @@ class SpanTracker:
     ) -> None:
         if not self.active:
             return
+        self._sweep()
         parent = self._parent(parent_run_id)
         parent_context = parent.context if parent is not None else otel_context.get_current()
         params = kwargs.get("invocation_params")
@@ -581,7 +582,6 @@ class SpanTracker:
         run = _Run(otel_context.set_value(_LLM_RUN_KEY, llm, parent_context))
         run.llm = llm
         self._keep(run_id, run)
-        self._sweep()
         run.enter()
 
     def on_llm_new_token(self, token: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
