@@ -28,7 +28,8 @@ for node in tree.body:
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
         values[node.target.id] = ast.literal_eval(node.value)
 if os.environ["GROUP"] == "frameworks":
-    print(" ".join(f"{name}=={version}" for name, version in values["OLDEST_FRAMEWORKS"].items()))
+    pins = [f"{name}=={version}" for name, version in values["OLDEST_FRAMEWORKS"].items()]
+    print(" ".join(pins + list(values["OLDEST_FRAMEWORK_COMPANIONS"])))
 else:
     pins = [f"{name}=={version}" for name, version in values["OLDEST"].items()]
     print(" ".join(pins + list(values["OLDEST_COMPANIONS"])))

@@ -43,11 +43,12 @@ step "pytest tests/llm on the oldest supported openai, anthropic and litellm"
 PYTHON="$PYTHON" bash scripts/test-oldest.sh
 
 step "pytest tests/frameworks on the oldest supported agent frameworks"
-# ~/.cache/agentspans/oldest-frameworks-venv, reused while OLDEST_FRAMEWORKS stays the same.
+# A third venv (~/.cache/agentspans/oldest-frameworks-venv): ~3 min to build cold, ~15 s warm.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh --frameworks
 
 step "pytest tests/frameworks/test_crewai.py in crewai's own venv"
-# ~/.cache/agentspans/crewai-venv: crewai pins openai/pydantic/httpx below the main venv's.
+# ~/.cache/agentspans/crewai-venv: crewai pins openai/pydantic/httpx below the main venv's;
+# ~2.5-5 min to build cold, ~40 s warm.
 PYTHON="$PYTHON" bash scripts/test-crewai.sh
 
 step "benchmarks --short"

@@ -135,7 +135,10 @@ def _run(argv: list[str]) -> int:
 def _analyse_and_print(read: ReadResult, thresholds: Thresholds, args: argparse.Namespace) -> int:
     from agentspans import report
     from agentspans.analysis import analyze
+    from agentspans.processors.enrich import price_records
 
+    # Spans another instrumentation wrote carry tokens but no cost: price them as live ones.
+    read.records = price_records(read.records)
     analyses = analyze(read.records, thresholds) if read.records else []
     problems = list(read.problems)
     for analysis in analyses:

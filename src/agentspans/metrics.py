@@ -29,7 +29,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger
-from agentspans.processors.enrich import LlmCall, read_llm_call
+from agentspans.llm_span import LlmCall, read_llm_call
 from agentspans.resources import GpuReading, ResourceSampler
 
 # The GenAI conventions' advised histogram boundaries.

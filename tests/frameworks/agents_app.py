@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents import Agent, function_tool
+from agents import Agent, GuardrailFunctionOutput, function_tool, input_guardrail
 from openai import AsyncOpenAI
 from tests.frameworks.responses_script import MODEL, Call, Say, Step
 
@@ -52,6 +52,12 @@ async def issue_refund(invoice: str, amount: float) -> str:
     return f"refunded {amount} on {invoice}"
 
 
+@input_guardrail
+async def polite(context: Any, agent: Any, question: Any) -> GuardrailFunctionOutput:
+    """Trips on rude questions (none here)."""
+    return GuardrailFunctionOutput(output_info=None, tripwire_triggered="idiot" in str(question))
+
+
 billing = Agent(
     name="Billing",
     instructions="You are Billing. Answer invoice questions.",
@@ -69,6 +75,7 @@ triage = Agent(
     instructions="You are Triage. Hand the customer to the right specialist.",
     tools=[lookup_customer],
     handoffs=[billing, refunds],
+    input_guardrails=[polite],
     model=MODEL,
 )
 

@@ -5,6 +5,8 @@ mcp 2.x renamed FastMCP to MCPServer; the tools are the same on both.
 
 from __future__ import annotations
 
+import logging
+
 try:
     from mcp.server.mcpserver import MCPServer as Server
 except ImportError:  # mcp 1.x
@@ -26,4 +28,5 @@ def divide(a: int, b: int) -> float:
 
 
 if __name__ == "__main__":
+    logging.disable(logging.CRITICAL)  # the failing tool is on purpose: no traceback on stderr
     server.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
 from tests.frameworks import agents_app  # noqa: E402
-from tests.frameworks.responses_script import MODEL, ScriptedResponses  # noqa: E402
+from tests.frameworks.responses_script import MODEL, Call, Say, ScriptedResponses  # noqa: E402
 from tests.llm.servers import OPENAI_USAGE  # noqa: E402
 
 import agentspans  # noqa: E402
@@ -34,6 +35,16 @@ from agentspans.testing import CapturedSpans, capture_spans  # noqa: E402
 
 API_KEY = "sk-test-agents-0000"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_processor_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The SDK catches what its trace processors raise and logs it: agentspans' strict-mode
+    internal errors would vanish there, so any error the SDK logged fails the test."""
+    caplog.set_level(logging.ERROR, logger="openai.agents")
+    yield
+    errors = [r for r in caplog.records if r.name.startswith("openai.agents")]
+    assert not [r for r in errors if r.levelno >= logging.ERROR], [r.getMessage() for r in errors]
 
 
 @pytest.fixture
@@ -130,6 +141,11 @@ def _check_run(spans: CapturedSpans, server: ScriptedResponses, specialist: str)
     assert _attrs(handoff)[semconv.HANDOFF_FROM_AGENT] == "Triage"
     assert _attrs(handoff)[semconv.HANDOFF_TO_AGENT] == target
     assert _parent(handoff, index) is agent_spans["Triage"]
+
+    (guardrail,) = [s for s in finished if s.name.startswith("guardrail ")]
+    assert guardrail.name == "guardrail polite"
+    assert _attrs(guardrail)[semconv.GUARDRAIL_TRIGGERED] is False
+    assert _parent(guardrail, index) is agent_spans["Triage"]
 
     # Every request the server saw is one LLM span, nested under the agent (or tool) that made it.
     llm = [s for s in finished if _op(s) in semconv.LLM_OPERATIONS]
@@ -275,6 +291,43 @@ def test_report_names_the_agents(server: ScriptedResponses, tmp_path: Path) -> N
     assert trace_report["totals"]["tool_calls"] == 3
 
 
+def test_an_mcp_tool_of_an_agent_is_one_span_with_the_mcp_attributes() -> None:
+    from agents.mcp import MCPServerStdio
+
+    provider = ScriptedResponses(
+        {"Calculator": [(Call("add", {"a": 2, "b": 3}),), (Say("2 + 3 = 5"),)]}
+    ).start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    agents.set_default_openai_client(client, use_for_tracing=False)
+    agents.set_trace_processors([])
+
+    async def main() -> str:
+        params = {
+            "command": sys.executable,
+            "args": [str(Path(__file__).with_name("mcp_server.py"))],
+        }
+        async with MCPServerStdio(params=params) as calculator:  # type: ignore[arg-type]
+            agent = agents.Agent(
+                name="Calculator",
+                instructions="You are Calculator. Use the tools.",
+                mcp_servers=[calculator],
+                model=MODEL,
+            )
+            result = await agents.Runner.run(agent, "What is 2 + 3?")
+            return str(result.final_output)
+
+    try:
+        with capture_spans(metrics=False) as captured:
+            assert asyncio.run(main()) == "2 + 3 = 5"
+            finished = captured.finished()
+    finally:
+        provider.stop()
+    (tool,) = [s for s in finished if _op(s) == "execute_tool"]
+    assert tool.name == "execute_tool add"
+    assert _attrs(tool)[semconv.MCP_METHOD_NAME] == "tools/call"
+    assert _attrs(tool)[semconv.GEN_AI_AGENT_NAME] == "Calculator"
+
+
 def test_uninstrument_takes_the_processor_out() -> None:
     from agents.tracing import get_trace_provider
 
@@ -311,3 +364,120 @@ def test_without_the_framework_instrument_imports_nothing_of_it(blocked: bool) -
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "ok"
+
+
+def test_spans_that_end_out_of_order_leave_no_ended_span_current() -> None:
+    from agents.tracing import agent_span, function_span
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace as otel_trace
+
+    agents.set_trace_processors([])
+    with capture_spans(metrics=False) as captured:
+        before = otel_context.get_current()
+        sdk_trace = agents.trace("manual")
+        sdk_trace.start(mark_as_current=True)
+        agent = agent_span("A")
+        agent.start(mark_as_current=True)
+        tool = function_span("f", input="{}")
+        tool.start(mark_as_current=True)
+        assert otel_trace.get_current_span().name == "execute_tool f"  # type: ignore[attr-defined]
+        agent.finish(reset_current=True)  # the agent ends before its tool
+        tool.set_error({"message": "Error running tool", "data": None})
+        tool.finish(reset_current=True)
+        # Not the ended agent: the workflow, the last span still open.
+        current = otel_trace.get_current_span()
+        assert current.name == "invoke_workflow manual"  # type: ignore[attr-defined]
+        sdk_trace.finish(reset_current=True)
+        assert otel_context.get_current() is before
+        finished = {s.name: s for s in captured.finished()}
+    assert set(finished) == {"invoke_workflow manual", "invoke_agent A", "execute_tool f"}
+    failed = finished["execute_tool f"]
+    assert failed.status.status_code.name == "ERROR"
+    assert _attrs(failed)[semconv.ERROR_TYPE] == "_OTHER"
+    assert failed.parent is not None
+    assert failed.parent.span_id == finished["invoke_agent A"].context.span_id
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_chat_completions_model_is_one_llm_span_per_request(streamed: bool) -> None:
+    from tests.llm.servers import REPLY_TEXT, FakeProvider
+
+    provider = FakeProvider().start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    model = agents.OpenAIChatCompletionsModel(model=MODEL, openai_client=client)
+    # Streamed chat completions carry usage only when asked (the SDK's include_usage setting).
+    settings = agents.ModelSettings(include_usage=True) if streamed else agents.ModelSettings()
+    agent = agents.Agent(
+        name="Helper", instructions="You are Helper.", model=model, model_settings=settings
+    )
+    agents.set_trace_processors([])
+
+    async def main() -> str:
+        if not streamed:
+            return str((await agents.Runner.run(agent, "Hello?")).final_output)
+        streaming = agents.Runner.run_streamed(agent, "Hello?")
+        async for _event in streaming.stream_events():
+            pass
+        return str(streaming.final_output)
+
+    try:
+        with capture_spans(metrics=False) as captured:
+            assert asyncio.run(main()) == REPLY_TEXT
+            finished = captured.finished()
+    finally:
+        provider.stop()
+    llm = [s for s in finished if _op(s) in semconv.LLM_OPERATIONS]
+    assert len(llm) == len(provider.requests) == 1
+    (call,) = llm
+    index = _by_id(finished)
+    assert _parent(call, index) is not None
+    assert _parent(call, index).name == "invoke_agent Helper"  # type: ignore[union-attr]
+    assert _attrs(call)[semconv.GEN_AI_USAGE_INPUT_TOKENS] == OPENAI_USAGE["prompt_tokens"]
+    assert _attrs(call)[semconv.COST_USD] > 0
+
+
+def test_beyond_the_open_span_cap_new_spans_are_not_mirrored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.tracing import agent_span, function_span
+
+    from agentspans.wrappers import openai_agents
+
+    monkeypatch.setattr(openai_agents, "MAX_OPEN", 2)
+    agents.set_trace_processors([])
+    with capture_spans(metrics=False) as captured:
+        with agents.trace("capped"), agent_span("A"), function_span("f"):
+            pass
+        names = sorted(s.name for s in captured.finished())
+    assert names == ["invoke_agent A", "invoke_workflow capped"]
+
+
+def test_no_tool_call_id_when_the_response_asked_for_the_same_tool_twice() -> None:
+    provider = ScriptedResponses(
+        {
+            "Twice": [
+                (
+                    Call("lookup_customer", {"email": "a@x"}),
+                    Call("lookup_customer", {"email": "b@x"}),
+                ),
+                (Say("Both found."),),
+            ]
+        }
+    ).start()
+    client = openai.AsyncOpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    agents.set_default_openai_client(client, use_for_tracing=False)
+    agents.set_trace_processors([])
+    agent = agents.Agent(
+        name="Twice", instructions="You are Twice.", tools=[agents_app.lookup_customer], model=MODEL
+    )
+    try:
+        with capture_spans(metrics=False) as captured:
+            asyncio.run(agents.Runner.run(agent, "Look both up"))
+            tools = [s for s in captured.finished() if _op(s) == "execute_tool"]
+    finally:
+        provider.stop()
+    assert len(tools) == 2
+    # Which call is which span is not known: no id rather than a guessed one.
+    assert all(semconv.GEN_AI_TOOL_CALL_ID not in _attrs(t) for t in tools)
+    # Different arguments, different fingerprints.
+    assert len({_attrs(t)[semconv.REQUEST_FINGERPRINT] for t in tools}) == 2

@@ -381,14 +381,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, document)
 
     # -- Anthropic messages ----------------------------------------------------------------------
-    def _message_document(self, model: str, fault: str | None) -> dict[str, Any]:
+    def _message_document(
+        self, model: str, fault: str | None, text: str = REPLY_TEXT
+    ) -> dict[str, Any]:
         nulls = fault == "nulls"
         document: dict[str, Any] = {
             "id": None if nulls else "msg_test_1",
             "type": "message",
             "role": "assistant",
             "model": None if nulls else model,
-            "content": [{"type": "text", "text": REPLY_TEXT}],
+            "content": [{"type": "text", "text": text}],
             "stop_reason": None if nulls else "end_turn",
             "stop_sequence": None,
         }
@@ -399,13 +401,16 @@ class _Handler(BaseHTTPRequestHandler):
         return document
 
     def _messages(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        # structured output: ``output_config.format`` (``output_format`` in older betas)
+        asked = (body.get("output_config") or {}).get("format") or body.get("output_format")
+        text = json.dumps(STRUCTURED_REPLY) if isinstance(asked, dict) else REPLY_TEXT
         if not body.get("stream"):
-            self._json(200, self._message_document(model, fault), late=fault == "late")
+            self._json(200, self._message_document(model, fault, text), late=fault == "late")
             return
         nulls = fault == "nulls"
 
         def events() -> Iterator[tuple[str | None, Any]]:
-            start = self._message_document(model, fault)
+            start = self._message_document(model, fault, text)
             start["content"] = []
             start["stop_reason"] = None
             if isinstance(start.get("usage"), dict):
@@ -422,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
             yield "ping", {"type": "ping"}
             if fault == "unknown_fields":
                 yield "mystery_event", {"type": "mystery_event", "x": 1}
-            for word in REPLY_WORDS:
+            for word in [text] if text != REPLY_TEXT else REPLY_WORDS:
                 yield (
                     "content_block_delta",
                     {

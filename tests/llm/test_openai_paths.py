@@ -409,3 +409,82 @@ def test_raw_response_error_is_the_same_exception(provider: FakeProvider) -> Non
     assert type(traced) is type(plain) and traced.status_code == plain.status_code
     assert span.attributes is not None
     assert span.attributes[semconv.ERROR_TYPE] == "openai.RateLimitError"
+
+
+def test_error_type_is_spelled_as_the_conventions_say(provider: FakeProvider) -> None:
+    """A builtin is ``ConnectionError``; others are qualified (``openai.APIConnectionError``)."""
+    from agentspans.wrappers._llm import public_error_type
+
+    assert public_error_type(ConnectionError("down")) == "ConnectionError"
+    assert public_error_type(KeyError("k")) == "KeyError"
+    assert public_error_type(openai.OpenAIError("x")) == "openai.OpenAIError"
+    client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=API_KEY, max_retries=0)
+    with capture_spans(metrics=False) as spans:
+        with pytest.raises(openai.APIConnectionError):
+            client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+        span = only_llm_span(spans)
+    assert span.attributes is not None
+    assert span.attributes[semconv.ERROR_TYPE] == "openai.APIConnectionError"
+    client.close()
+
+
+def test_captured_stream_output_is_built_once_not_per_chunk(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With content capture on, a stream's chunks are kept in lists and joined at the end."""
+    from agentspans.wrappers import _content
+
+    built: list[int] = []
+    original = _content.chat_output
+
+    def counting(message: Any, reason: Any) -> dict[str, Any]:
+        built.append(1)
+        return original(message, reason)
+
+    monkeypatch.setattr(_content, "chat_output", counting)
+    client = openai.OpenAI(base_url=provider.base_url, api_key=API_KEY, max_retries=0)
+    with capture_spans(metrics=False, capture_content=True) as spans:
+        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, **STREAM):
+            pass
+        span = only_llm_span(spans)
+    client.close()
+    assert span.attributes is not None
+    assert "Hello from the test server." in str(span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert built == [1]
+
+
+def test_content_is_capped_in_utf8_bytes_at_a_character_boundary() -> None:
+    from agentspans.wrappers._content import MAX_BYTES, cap, to_json
+
+    assert cap("short") == "short"
+    wide = "€" * MAX_BYTES  # 3 bytes each
+    capped = cap(wide)
+    assert len(capped.encode()) <= MAX_BYTES
+    assert capped.endswith("…") and set(capped[:-1]) == {"€"}
+    assert len(to_json(["x" * (2 * MAX_BYTES)]).encode()) <= MAX_BYTES
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except Exception as exc:  # the app's view of a failure: its type and status
+        return ("raised", type(exc), getattr(exc, "status_code", None))
+
+
+@pytest.mark.parametrize("fault", ["nulls", "missing_usage", "malformed", "unknown_fields", "500"])
+@pytest.mark.parametrize("call", [_raw, _streaming, _raw_stream, _streaming_stream])
+def test_faulty_bodies_reach_the_app_as_without_agentspans(
+    provider: FakeProvider, fault: str, call: Any
+) -> None:
+    model = f"gpt-4o-mini+{fault}"
+    plain = _outcome(lambda: run_shape(provider, call, False, model))
+    with capture_spans(metrics=False) as spans:
+        traced = _outcome(lambda: run_shape(provider, call, False, model))
+        span = only_llm_span(spans)
+    assert traced == plain
+    attrs = span.attributes
+    assert attrs is not None
+    if fault in ("nulls", "missing_usage", "malformed", "500"):
+        assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attrs  # none sent, none recorded
+    if fault in ("nulls", "malformed", "500"):
+        assert semconv.GEN_AI_RESPONSE_MODEL not in attrs

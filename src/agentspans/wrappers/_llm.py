@@ -27,6 +27,8 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
 from agentspans._runtime import LLM_CALL_KEY, RUNTIME, current_agent_name, inside_llm_call
+from agentspans.wrappers import _content, _raw, _streams
+from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
 
 # Keyword arguments that shape the transport, not the request the model sees: left out of the
@@ -53,44 +55,6 @@ TRANSPORT_PARAMETERS = frozenset(
         "litellm_logging_obj",
     }
 )
-
-
-def sent(value: Any) -> bool:
-    """Whether an argument was really sent: not None, not the SDKs' ``NOT_GIVEN`` / ``omit``."""
-    if value is None:
-        return False
-    return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
-
-
-def field_of(value: Any, name: str) -> Any:
-    """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return value.get(name)
-    try:
-        return getattr(value, name, None)
-    except Exception:  # a property of a malformed model may raise
-        return None
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def as_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def as_number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
-def items_of(value: Any) -> list[Any]:
-    """``value`` as a list when it is a list or tuple, else empty (never iterate unknown things)."""
-    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 @dataclass
@@ -237,12 +201,12 @@ class LLMRequest:
         if agent is not None:
             attrs[semconv.GEN_AI_AGENT_NAME] = agent
         if capture:
-            from agentspans.wrappers._content import to_json
-
             if self.input_messages is not None:
-                attrs[semconv.GEN_AI_INPUT_MESSAGES] = to_json(self.input_messages)
+                attrs[semconv.GEN_AI_INPUT_MESSAGES] = _content.to_json(self.input_messages)
             if self.system_instructions:
-                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(self.system_instructions)
+                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = _content.to_json(
+                    self.system_instructions
+                )
         return attrs
 
 
@@ -312,11 +276,7 @@ class LLMInvocation(Invocation):
         self._ends_with_body = False
 
     def on_result(self, result: Any) -> Any:
-        from agentspans.wrappers import _streams
-
         if self.raw_mode is not None:
-            from agentspans.wrappers import _raw
-
             self._ends_with_body = _raw.trace_raw_response(result, self)
             return result
         reader = self.reader
@@ -340,9 +300,9 @@ class LLMInvocation(Invocation):
         if summary.provider is not None and self.request.provider_is_a_guess:
             span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, summary.provider)
         if self.capture and summary.output_messages is not None:
-            from agentspans.wrappers._content import to_json
-
-            span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(summary.output_messages))
+            span.set_attribute(
+                semconv.GEN_AI_OUTPUT_MESSAGES, _content.to_json(summary.output_messages)
+            )
 
     def record_error(self, exc: BaseException) -> None:
         span = self.span
@@ -359,6 +319,8 @@ class LLMInvocation(Invocation):
 def public_error_type(exc: BaseException) -> str:
     """``error.type``: the class under the name its package exports (``openai.RateLimitError``)."""
     cls = type(exc)
+    if cls.__module__ == "builtins":
+        return error_type(exc)  # ``ConnectionError``, as the conventions spell builtins
     package = cls.__module__.split(".", 1)[0]
     module = sys.modules.get(package)
     if module is not None and getattr(module, cls.__name__, None) is cls:

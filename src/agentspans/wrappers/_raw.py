@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agentspans._errors import report_internal_error
+from agentspans.wrappers._streams import StreamState
 
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
@@ -116,8 +117,6 @@ class BodyState:
     __slots__ = ("_chunks", "_decoder", "_done", "_events", "_stream", "invocation")
 
     def __init__(self, invocation: Any, decoder: _Decoder | None, event_stream: bool) -> None:
-        from agentspans.wrappers._streams import StreamState
-
         self.invocation = invocation
         self._decoder = decoder
         self._done = False
@@ -292,6 +291,23 @@ class _Tap:
             await self._wrapped.aclose()
         finally:
             self._state.closed()
+
+
+def follow_json_body(result: Any, invocation: Any) -> BodyState | None:
+    """For a span the SDK ends itself: collect a JSON body not read yet, for the caller to
+    summarise (``BodyState.exhausted``) just before that end; None when there is none."""
+    http_response = getattr(result, "http_response", None)
+    if http_response is None or getattr(http_response, "is_closed", True):
+        return None
+    if _is_event_stream(http_response):
+        return None  # the SDK reads its own streams' events
+    stream = getattr(http_response, "stream", None)
+    cls = _tap_class(http_response, stream)
+    if cls is None:
+        return None
+    state = BodyState(invocation, _decoder_for(http_response), False)
+    http_response.stream = cls(stream, state)
+    return state
 
 
 def trace_raw_response(result: Any, invocation: Any) -> bool:

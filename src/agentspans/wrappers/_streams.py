@@ -22,7 +22,7 @@ import inspect
 import time
 import weakref
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
@@ -30,7 +30,9 @@ from agentspans import semconv
 from agentspans._errors import report_internal_error
 from agentspans.wrappers import _tokens
 from agentspans.wrappers._lifecycle import Starter, traced
-from agentspans.wrappers._llm import ChunkReader, LLMInvocation
+
+if TYPE_CHECKING:  # _llm hands streams to this module: a runtime import would be a circle
+    from agentspans.wrappers._llm import ChunkReader, LLMInvocation
 
 
 class StreamState:
@@ -103,7 +105,13 @@ class StreamState:
             if settle is not None:
                 settle(self.source)
             summary = self.reader.summary
-            estimated = not summary.usage.known() and self._estimate()
+            # Only a stream read to its end has a text to count: one closed or dropped early
+            # would get an invented (partial) count.
+            estimated = (
+                outcome in ("completed", "truncated")
+                and not summary.usage.known()
+                and self._estimate()
+            )
             self.invocation.record_summary(summary)
             span.set_attribute(semconv.STREAM_OUTCOME, outcome)
             if estimated:

@@ -35,6 +35,9 @@ OLDEST_FRAMEWORKS: dict[str, str] = {
     "langchain-openai": "0.3.0",  # not patched; the client the LangGraph tests drive
 }
 
+# What they need beside them: the oldest openai that openai-agents 0.1.0 accepts, and the
+# pydantic / httpx of their day (mcp 1.9.4 imports a pydantic internal that 2.12 removed).
+OLDEST_FRAMEWORK_COMPANIONS: tuple[str, ...] = ("openai==1.87.0", "pydantic<2.12", "httpx<0.29")
 
 # Frameworks whose own pins clash with the main test environment (crewai pins openai, pydantic,
 # httpx): each is tested in a venv of its own (``scripts/test-crewai.sh``), at this release.

@@ -44,8 +44,9 @@ from agentspans._fingerprint import fingerprint
 from agentspans._patching import Patches
 from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
 from agentspans.wrappers import _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of
 from agentspans.wrappers._lifecycle import Invocation
-from agentspans.wrappers._llm import Usage, as_int, as_str, field_of, items_of
+from agentspans.wrappers._llm import Usage
 from agentspans.wrappers.operations import claim_for_framework, start_operation
 
 # Set in the context of an LLM run: the start hook marks the run as traced by a client wrapper.

@@ -25,8 +25,8 @@ from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME
 from agentspans.wrappers import _versions
+from agentspans.wrappers._fields import as_str, field_of
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
-from agentspans.wrappers._llm import as_str, field_of
 from agentspans.wrappers.operations import ToolInvocation, framework_span_of, start_operation
 
 _METHOD = "tools/call"

@@ -16,18 +16,14 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     Usage,
-    as_int,
-    as_str,
-    field_of,
     fingerprint_parameters,
-    items_of,
     request_parameters,
-    sent,
     start_llm_call,
 )
 from agentspans.wrappers._raw import raw_response_mode
@@ -179,6 +175,11 @@ class ChatChunkReader:
                 slot[2].append(arguments)
         if reason is not None:
             state[2] = reason
+
+    def settle(self, source: Any) -> None:
+        """With capture on, the output messages, joined once at the end (O(n) in the chunks)."""
+        if not self._capture or not self._choices:
+            return
         self.summary.output_messages = [
             _content.chat_output(
                 {
@@ -446,11 +447,13 @@ class CompletionChunkReader:
             if reason is not None:
                 summary.finish_reasons.append(reason)
                 self._finished = True
-        if self._capture and self._finished:
-            message = {"role": "assistant", "content": "".join(self._text)}
-            reason = summary.finish_reasons[0] if summary.finish_reasons else None
-            summary.output_messages = [_content.chat_output(message, reason)]
         return output
+
+    def settle(self, source: Any) -> None:
+        if self._capture and self._text:
+            message = {"role": "assistant", "content": "".join(self._text)}
+            reason = self.summary.finish_reasons[0] if self.summary.finish_reasons else None
+            self.summary.output_messages = [_content.chat_output(message, reason)]
 
     def finished(self) -> bool:
         return self._finished

@@ -29,6 +29,7 @@ Mapping (docs/frameworks.md):
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import types
@@ -43,19 +44,22 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans._errors import report_internal_error
+from agentspans._errors import report_internal_error, warn_once
 from agentspans._fingerprint import fingerprint
 from agentspans._patching import Patches
 from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
 from agentspans.wrappers import _providers, _versions
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of
 from agentspans.wrappers._lifecycle import Invocation
-from agentspans.wrappers._llm import as_int, as_str, field_of, items_of
 from agentspans.wrappers.operations import claim_for_framework, start_operation
 
 # Set on the context while an SDK response/generation span is open: the _LLMSlot that learns
 # whether an LLM span started inside it (see START_HOOKS).
 _LLM_SLOT_KEY = otel_context.create_key("agentspans.openai_agents.llm_slot")
 _OTHER_ERROR = "_OTHER"
+# SDK spans open at once beyond which new ones are not mirrored (spans the SDK never ends, say
+# from runs abandoned mid-way, must not grow memory without bound).
+MAX_OPEN = 100_000
 
 
 @dataclass
@@ -121,6 +125,13 @@ class AgentsTraceMirror:
 
     def _guard(self, where: str, call: Callable[..., None], *args: Any) -> None:
         if not self.enabled or RUNTIME.current is None:
+            return
+        if len(self._open) >= MAX_OPEN and where.endswith("_start"):
+            warn_once(
+                "openai_agents:max_open",
+                "agentspans: %d Agents SDK spans open; further ones are not traced until some end",
+                MAX_OPEN,
+            )
             return
         try:
             call(*args)
@@ -407,9 +418,8 @@ def _sdk_processors(provider: Any) -> tuple[Any, ...] | None:
 
 def _install(module: types.ModuleType) -> Callable[[], None]:
     global _mirror
-    from agents import tracing
-
-    sdk: Any = tracing
+    # ``agents`` is imported already (this runs from its import hook); its public tracing API.
+    sdk: Any = importlib.import_module("agents.tracing")
     with _registered:
         if _mirror is None:
             # A subclass of the SDK's TracingProcessor ABC, as its interface asks.
