@@ -30,7 +30,7 @@ OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
 OLDEST_FRAMEWORKS: dict[str, str] = {
     "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
     "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
-    "langchain-core": "0.3.30",  # register_configure_hook, tool_call_id in on_tool_start
+    "langchain-core": "0.3.51",  # register_configure_hook; older ones break on pydantic 2.11
     "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
     "langchain-openai": "0.3.0",  # not patched; the client the LangGraph tests drive
 }

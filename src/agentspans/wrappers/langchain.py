@@ -520,7 +520,7 @@ class SpanTracker:
         run = self._runs.get(run_id)
         call_id = as_str(field_of(output, "tool_call_id")) if not isinstance(output, str) else None
         if run is not None and run.invocation is not None and call_id is not None:
-            # Older langchain-core (0.3.30 among them) passes the call id only to the end, on the
+            # Older langchain-core (0.3.5x among them) passes the call id only to the end, on the
             # ToolMessage, not to on_tool_start.
             span = run.invocation.span
             if span.is_recording():
