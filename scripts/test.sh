@@ -48,9 +48,14 @@ step "pytest tests/llm on the oldest supported openai, anthropic and litellm"
 # in src/agentspans/wrappers/_versions.py stay the same.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh
 
-step "pytest tests/frameworks on the oldest supported openai-agents and mcp"
+step "pytest tests/frameworks on the oldest supported agent frameworks"
 # A third venv (~/.cache/agentspans/oldest-frameworks-venv): ~3 min to build cold, ~15 s warm.
 PYTHON="$PYTHON" bash scripts/test-oldest.sh --frameworks
+
+step "pytest tests/frameworks/test_crewai.py in crewai's own venv"
+# ~/.cache/agentspans/crewai-venv: crewai pins openai/pydantic/httpx below the main venv's;
+# ~2.5-5 min to build cold, ~40 s warm.
+PYTHON="$PYTHON" bash scripts/test-crewai.sh
 
 step "benchmarks --short"
 # They print ratios, they do not pass or fail on them: this only keeps them from rotting.

@@ -71,6 +71,11 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
+# Agent frameworks (docs/frameworks.md): the agents a graph node routed work to (LangGraph
+# Command goto, conditional edges, Send); the node it routed to gets HANDOFF_FROM_AGENT.
+ROUTE_TARGETS: Final = "agentspans.route.targets"
+# The framework's own step number of a graph node's run (LangGraph's superstep).
+FRAMEWORK_STEP: Final = "agentspans.framework.step"
 # Where the instrumented callable lives (module.qualname) for decorated and patched functions.
 CODE_FUNCTION: Final = "code.function.name"
 

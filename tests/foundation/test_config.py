@@ -76,7 +76,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every integration, the LLM clients first (frameworks: docs/frameworks.md).
     assert config.libraries[:3] == ("openai", "anthropic", "litellm")
     assert config.libraries == tuple(INTEGRATIONS)
-    assert {"openai_agents", "mcp"} <= set(config.libraries)
+    assert {"openai_agents", "mcp", "langchain", "crewai"} <= set(config.libraries)
 
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:

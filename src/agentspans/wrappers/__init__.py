@@ -25,6 +25,8 @@ LLM_INTEGRATIONS: dict[str, str] = {
 FRAMEWORK_INTEGRATIONS: dict[str, str] = {
     "openai_agents": "agentspans.wrappers.openai_agents",
     "mcp": "agentspans.wrappers.mcp",
+    "langchain": "agentspans.wrappers.langchain",
+    "crewai": "agentspans.wrappers.crewai",
 }
 
 # Every name ``libraries=`` / ``AGENTSPANS_LIBRARIES`` accepts, in the order they are installed.

@@ -30,10 +30,20 @@ OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
 OLDEST_FRAMEWORKS: dict[str, str] = {
     "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
     "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
+    "langchain-core": "0.3.51",  # register_configure_hook; older ones break on pydantic 2.11
+    "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
+    "langchain-openai": "0.3.0",  # not patched; the client the LangGraph tests drive
 }
+
 # What they need beside them: the oldest openai that openai-agents 0.1.0 accepts, and the
 # pydantic / httpx of their day (mcp 1.9.4 imports a pydantic internal that 2.12 removed).
 OLDEST_FRAMEWORK_COMPANIONS: tuple[str, ...] = ("openai==1.87.0", "pydantic<2.12", "httpx<0.29")
+
+# Frameworks whose own pins clash with the main test environment (crewai pins openai, pydantic,
+# httpx): each is tested in a venv of its own (``scripts/test-crewai.sh``), at this release.
+OLDEST_OWN_VENV: dict[str, str] = {
+    "crewai": "1.15.30",  # crewai.hooks interception points (EXECUTION_START, PRE_STEP, ...)
+}
 
 
 def _release(version: str) -> tuple[int, ...]:
@@ -41,7 +51,10 @@ def _release(version: str) -> tuple[int, ...]:
 
 
 def oldest(library: str) -> str:
-    return OLDEST[library] if library in OLDEST else OLDEST_FRAMEWORKS[library]
+    for table in (OLDEST, OLDEST_FRAMEWORKS, OLDEST_OWN_VENV):
+        if library in table:
+            return table[library]
+    raise KeyError(library)
 
 
 def supported(library: str, version: str) -> bool:
