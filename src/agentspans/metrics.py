@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,20 @@ class _Batch:
         return None
 
 
+def _llm_dimensions(
+    attributes: Mapping[str, Any], call: LlmCall, agent: str | None
+) -> dict[str, AttributeValue]:
+    dimensions: dict[str, AttributeValue] = {
+        name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
+    }
+    dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
+    if call.provider is not None:
+        dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
+    if agent is not None:
+        dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+    return dimensions
+
+
 def _nonnegative(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         return None
@@ -175,19 +189,9 @@ class SpanMetrics:
 
     def _record_llm(self, span: ReadableSpan, call: LlmCall, batch: _Batch) -> None:
         attributes = span.attributes or {}
-        dimensions: dict[str, AttributeValue] = {
-            name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
-        }
-        dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
-        if call.provider is not None:
-            dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
-        agent = batch.agent_name(span)
-        if agent is not None:
-            dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+        dimensions = _llm_dimensions(attributes, call, batch.agent_name(span))
         # What a nested LLM span of the same call measured fills what this one lacks.
-        nested_spans = [d for d in batch.descendants(span) if batch.call(d) is not None]
-        nested = [d.attributes or {} for d in nested_spans]
-        calls = [call, *(c for d in nested_spans if (c := batch.call(d)) is not None)]
+        calls = [call, *(c for d in batch.descendants(span) if (c := batch.call(d)) is not None)]
         input_tokens = next((c.input_tokens for c in calls if c.input_tokens is not None), None)
         output_tokens = next((c.output_tokens for c in calls if c.output_tokens is not None), None)
         for token_type, count in (
@@ -198,24 +202,22 @@ class SpanMetrics:
                 self._token_usage.record(
                     count, {**dimensions, semconv.GEN_AI_TOKEN_TYPE: token_type}
                 )
-        cost = next(
-            (
-                value
-                for a in (attributes, *nested)
-                if (value := _nonnegative(a.get(semconv.COST_USD))) is not None
-            ),
-            None,
-        )
+        cost = next((c.cost_usd for c in calls if c.cost_usd is not None), None)
         if cost is not None:
             self._cost.add(cost, dimensions)
+        self._record_timing(span, call, dimensions)
+
+    def _record_timing(
+        self, span: ReadableSpan, call: LlmCall, dimensions: dict[str, AttributeValue]
+    ) -> None:
         timed = dict(dimensions)
-        error = attributes.get(semconv.ERROR_TYPE)
-        if isinstance(error, str) and error:
-            timed[semconv.ERROR_TYPE] = error
+        if call.error_type is not None:
+            timed[semconv.ERROR_TYPE] = call.error_type
         elif span.status.status_code is StatusCode.ERROR:
             timed[semconv.ERROR_TYPE] = _OTHER_ERROR
         if span.start_time is not None and span.end_time is not None:
             self._duration.record(max(span.end_time - span.start_time, 0) / 1e9, timed)
+        attributes = span.attributes or {}
         first_chunk = _nonnegative(attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         if first_chunk is not None:
             self._first_chunk.record(first_chunk, timed)
