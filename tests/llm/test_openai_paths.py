@@ -484,8 +484,12 @@ def test_faulty_bodies_reach_the_app_as_without_agentspans(
     assert traced == plain
     attrs = span.attributes
     assert attrs is not None
-    if fault in ("nulls", "missing_usage", "malformed", "500"):
-        assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attrs  # none sent, none recorded
+    # none sent, none recorded (a stream read to its end may be counted by a tokenizer, and
+    # says so)
+    if fault in ("nulls", "missing_usage", "malformed", "500") and not attrs.get(
+        semconv.USAGE_ESTIMATED
+    ):
+        assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attrs
     if fault in ("nulls", "malformed", "500"):
         assert semconv.GEN_AI_RESPONSE_MODEL not in attrs
 
