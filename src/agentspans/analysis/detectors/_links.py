@@ -4,6 +4,11 @@ which tool span executed each one, and which requests carried the results back.
 All of it is ids (``agentspans.response.tool_call_ids``, ``gen_ai.tool.call.id``,
 ``agentspans.request.tool_result_ids``), never content. Read once per trace, for the counted
 LLM calls and the tool calls alone, when a detector first asks.
+
+The ids make a dependency graph: a model call -> every tool span executing a call its response
+asked for, and every later model call whose request carried one of those results back; a tool
+span -> every model call whose request carried its result. :meth:`Links.downstream` follows it
+transitively: what needs a span's output, directly or through other calls.
 """
 
 from __future__ import annotations
@@ -32,9 +37,58 @@ class Links:
     # Ids that several responses asked for (ids are unique per call, so the evidence is
     # ambiguous: such calls are left out of any batch).
     ambiguous: set[str] = field(default_factory=set)
+    # Tool-call id -> every tool span executing it (a retry may reuse the id).
+    executors: dict[str, list[int]] = field(default_factory=dict)
+    # Tool-call id -> every LLM call whose request carried its result back, and each node's
+    # downstream set: built when first asked for (see ``downstream``).
+    _carriers: dict[str, list[int]] | None = None
+    _downstream: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def any(self) -> bool:
         return bool(self.asked or self.carried or self.call_id)
+
+    def downstream(self, node: int) -> frozenset[int]:
+        """Every LLM or tool call that needs ``node``'s output through the id chain (response
+        ids -> ``gen_ai.tool.call.id`` -> request result ids), transitively. Every edge ends
+        at a request that carried a result back, so without such requests nothing depends on
+        a tool call."""
+        if not self.carried:
+            return frozenset()
+        known = self._downstream.get(node)
+        if known is not None:
+            return known
+        carriers = self._carriers_by_id()
+        seen: set[int] = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            for nxt in self._next(current, carriers):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        found = frozenset(seen)
+        self._downstream[node] = found
+        return found
+
+    def linked(self, a: int, b: int) -> bool:
+        """Whether either of two calls needs the other's output (see :meth:`downstream`)."""
+        return b in self.downstream(a) or a in self.downstream(b)
+
+    def _next(self, node: int, carriers: dict[str, list[int]]) -> list[int]:
+        call = self.call_id.get(node)
+        found = list(carriers.get(call, ())) if call is not None else []
+        for asked in self.asked.get(node, ()):
+            found.extend(self.executors.get(asked, ()))
+            found.extend(carriers.get(asked, ()))
+        return found
+
+    def _carriers_by_id(self) -> dict[str, list[int]]:
+        if self._carriers is None:
+            self._carriers = {}
+            for node, carried in self.carried.items():
+                for call in carried:
+                    self._carriers.setdefault(call, []).append(node)
+        return self._carriers
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -68,4 +122,5 @@ def read_links(tree: Tree, accounts: Accounts) -> Links:
         if value and isinstance(value, str):
             links.call_id[node] = value
             executor.setdefault(value, node)
+            links.executors.setdefault(value, []).append(node)
     return links
