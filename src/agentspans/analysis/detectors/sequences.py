@@ -71,17 +71,24 @@ def _batches(view: TraceView, retrying: set[int]) -> tuple[list[Finding], set[in
     findings: list[Finding] = []
     matched: set[int] = set()
     start = view.tree.start
+    min_calls = view.thresholds.parallelizable_min_calls
     for llm, asked in links.asked.items():
         tools = [links.executor[c] for c in asked if c in links.executor]
         # An id several responses asked for is no evidence of which one the tool served.
         tools = [t for t in tools if links.call_id[t] not in links.ambiguous]
-        # A tool whose result this response's request carried back (transitively) ran for an
-        # earlier request. Every other chain between two of these tools would pass through
-        # another response asking for one of them: an ambiguous id, already left out.
-        tools = [t for t in tools if llm not in links.downstream(t)]
         matched.update(tools)
         tools = sorted({t for t in tools if t not in retrying}, key=start.__getitem__)
-        if len(tools) >= view.thresholds.parallelizable_min_calls:
+        if len(tools) < min_calls:
+            continue
+        if links.carried and _saving(view, tools) is not None:
+            # A tool whose result this response's request carried back (transitively) ran
+            # for an earlier request: it needs the response (which asked for it) and the
+            # response needs it, a cycle (only a malformed trace has one, so it is looked for
+            # only where a finding would follow). Every other chain between two of these
+            # tools would pass through another response asking for one of them: an
+            # ambiguous id, left out above.
+            tools = [t for t in tools if not links.in_a_cycle_with(t, llm)]
+        if len(tools) >= min_calls:
             _report(view, tools, findings, evidence=BY_IDS, asked_by=llm)
     return findings, matched
 
@@ -163,10 +170,16 @@ def _asked_for(view: TraceView, model: int, count: int) -> bool:
 
 
 def _needs_any(view: TraceView, step: int, run: list[int]) -> bool:
-    """Whether ``step`` and a call of ``run`` are linked by the id chain (either way: a
-    malformed trace may link a call to one that started before it)."""
+    """Whether tool call ``step`` and one of ``run`` are linked by the id chain, either way (a
+    malformed trace may link a call to one that started before it). A tool call without an id
+    is in no chain."""
     links = view.links()
-    return bool(links.carried) and any(links.linked(member, step) for member in run)
+    if not links.carried or step not in links.call_id:
+        return False
+    members = [m for m in run if m in links.call_id]
+    return bool(members) and (
+        step in links.downstream(members) or not links.downstream((step,)).isdisjoint(members)
+    )
 
 
 def _linked(view: TraceView, run: list[int]) -> bool:
@@ -182,10 +195,13 @@ def _linked(view: TraceView, run: list[int]) -> bool:
         delegation = _delegation_of(view, node, members)
         if delegation is not None:
             owner[node] = delegation
+    inside: dict[int, list[int]] = {}
+    for node, delegation in owner.items():
+        inside.setdefault(delegation, []).append(node)
     return any(
         owner.get(needing, delegation) != delegation
-        for node, delegation in owner.items()
-        for needing in links.downstream(node)
+        for delegation, nodes in inside.items()
+        for needing in links.downstream(nodes)
     )
 
 
@@ -209,12 +225,11 @@ def _report(
     asked_by: int | None = None,
     after_model: bool = False,
 ) -> None:
-    limits = view.thresholds
+    saving = _saving(view, run)
+    if saving is None:
+        return
     start, end = view.tree.start, view.tree.end
     durations = [end[c] - start[c] for c in run]
-    saving = _covered(view, run) - max(durations)
-    if saving <= 0 or ms(saving) < limits.parallelizable_min_savings_ms:
-        return
     shown = name_counts([view.name(c) for c in run])
     details: dict[str, object] = {
         "evidence": evidence,
@@ -263,6 +278,15 @@ def _report(
             details,
         )
     )
+
+
+def _saving(view: TraceView, run: list[int]) -> int | None:
+    """What running ``run`` concurrently would save (ns), when enough to report."""
+    start, end = view.tree.start, view.tree.end
+    saving = _covered(view, run) - max(end[c] - start[c] for c in run)
+    if saving <= 0 or ms(saving) < view.thresholds.parallelizable_min_savings_ms:
+        return None
+    return saving
 
 
 def _covered(view: TraceView, run: list[int]) -> int:
