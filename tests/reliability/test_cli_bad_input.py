@@ -124,12 +124,13 @@ def _big_file(path: Path, megabytes: int) -> int:
     return spans
 
 
-# The CLI run in a child that reports its own peak RSS at exit (RUSAGE_CHILDREN would be the
-# peak of every child the test session ever waited for).
+# The CLI run in a child that reports its own peak RSS at exit: VmHWM, the peak of its own
+# address space (ru_maxrss would carry the forking test process's RSS across fork and exec, and
+# RUSAGE_CHILDREN is the largest child the test session ever waited for).
 _OWN_PEAK = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-    " file=sys.stderr))\n"
+    "import atexit, re, sys\n"
+    "atexit.register(lambda: print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)',"
+    " open('/proc/self/status').read()).group(1), file=sys.stderr))\n"
     "from agentspans.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )

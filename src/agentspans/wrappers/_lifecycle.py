@@ -140,9 +140,12 @@ class Invocation:
         self.span.end(end_time=end_time)
 
 
-# Per thread, the exception last recorded and the head of its traceback then, as ids: while an
-# exception unwinds through nested spans, the frames below that entry are on the inner span.
-# Only ids are kept, so no traceback (and none of its frames' locals) outlives the exception.
+# Per thread, what the last recorded exception looked like, as ids and numbers: its id, the
+# head of its traceback then, that traceback's length, and the head's code and line. While an
+# exception unwinds through nested spans, the frames from that entry down are on the inner span.
+# Only ids are kept, so no traceback (and none of its frames' locals) outlives the exception;
+# because a freed exception's id (and its entries' ids) can be reused by the next one, an entry
+# matches only at the exact depth the unwinding put it and with the same code and line.
 _last_recorded = threading.local()
 
 
@@ -155,17 +158,33 @@ def _own_frames(exc: BaseException) -> tuple[int, bool]:
     each frame once. Where no inner span recorded it (an LLM call records no stack), the whole
     traceback is recorded here.
     """
+    entries = []
     tb = exc.__traceback__
-    last = getattr(_last_recorded, "value", None)
-    stop = last[1] if last is not None and last[0] == id(exc) else None
-    _last_recorded.value = (id(exc), id(tb))
-    count = 0
     while tb is not None:
-        if count and id(tb) == stop:
-            return count, True
-        count += 1
+        entries.append(tb)
         tb = tb.tb_next
-    return count, False
+    total = len(entries)
+    last = getattr(_last_recorded, "value", None)
+    head = entries[0] if entries else None
+    _last_recorded.value = (
+        id(exc),
+        id(head),
+        total,
+        id(head.tb_frame.f_code) if head is not None else 0,
+        head.tb_lineno if head is not None else 0,
+    )
+    if last is not None and last[0] == id(exc):
+        # Unwinding only adds entries above the old head: it is now ``total - old_total`` deep.
+        depth = total - last[2]
+        if 0 < depth < total:
+            inner = entries[depth]
+            if (
+                id(inner) == last[1]
+                and id(inner.tb_frame.f_code) == last[3]
+                and inner.tb_lineno == last[4]
+            ):
+                return depth, True
+    return total, False
 
 
 def record_exception(span: Span, exc: BaseException) -> None:
