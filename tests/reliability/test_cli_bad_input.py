@@ -4,7 +4,6 @@ a large file is streamed in bounded memory."""
 from __future__ import annotations
 
 import json
-import resource
 import socket
 import subprocess
 import sys
