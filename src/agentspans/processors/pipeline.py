@@ -27,6 +27,7 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
 from agentspans.processors.enrich import Enricher
+from agentspans.sources.live import plain_attributes
 
 Extra = dict[str, AttributeValue]
 EventSpec = tuple[str, Mapping[str, AttributeValue]]
@@ -59,7 +60,7 @@ def rebuild(
     """A copy of ``span`` with ``extra`` attributes and ``events`` added."""
     if not extra and not events:
         return span
-    attributes = dict(span.attributes or {})
+    attributes = plain_attributes(span)
     attributes.update(extra)
     all_events: Sequence[Event] = span.events
     if events:
@@ -218,6 +219,12 @@ class TraceProcessor(SpanProcessor):
             return
         held = self._held.get(trace_id)
         if held is None:
+            if is_local_root(span):
+                # The whole local trace is this one span (a standalone LLM call): nothing to
+                # hold, group or split.
+                self._analyse([(span, cpu)], context.span_id)
+                self._remember(self._done, trace_id)
+                return
             held = self._held[trace_id] = _HeldTrace(time.monotonic())
             if len(self._held) > self._max_traces:
                 oldest = next(iter(self._held))
@@ -237,11 +244,20 @@ class TraceProcessor(SpanProcessor):
         assert held is not None
         assert root.context is not None
         subtree, rest = _split_subtree(held.spans, root.context.span_id)
+        self._analyse(subtree, root.context.span_id)
+        if rest:
+            held.spans = rest
+        else:
+            del self._held[trace_id]
+            self._remember(self._done, trace_id)
+
+    def _analyse(self, subtree: list[tuple[ReadableSpan, float | None]], root_id: int) -> None:
+        """Enrich, analyse, rebuild and forward one local trace."""
         enriched = [(span, self._enrich(span, cpu)) for span, cpu in subtree]
         annotations: Mapping[int, tuple[Extra, Sequence[EventSpec]]] = {}
         try:
             assert self._annotator is not None
-            annotations = self._annotator(enriched, root.context.span_id)
+            annotations = self._annotator(enriched, root_id)
         except Exception as exc:
             report_internal_error("trace analysis", exc)
         finished = []
@@ -256,11 +272,6 @@ class TraceProcessor(SpanProcessor):
         for span in finished:
             self._send(span)
         self._observe(finished)
-        if rest:
-            held.spans = rest
-        else:
-            del self._held[trace_id]
-            self._remember(self._done, trace_id)
 
     def _expire(self, cutoff: float) -> None:
         for trace_id in list(self._held):
@@ -288,7 +299,7 @@ class TraceProcessor(SpanProcessor):
     def _enrich(self, span: ReadableSpan, cpu: float | None) -> Extra:
         try:
             return self._enricher.attributes_for(
-                span.attributes or {}, span.start_time or 0, span.end_time or 0, cpu
+                plain_attributes(span), span.start_time or 0, span.end_time or 0, cpu
             )
         except Exception as exc:
             report_internal_error("span enrichment", exc)

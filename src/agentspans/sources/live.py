@@ -15,9 +15,23 @@ from opentelemetry.trace import StatusCode
 
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
-__all__ = ["record_from_span"]
+__all__ = ["plain_attributes", "record_from_span"]
 
 _SERVICE_NAME = "service.name"
+
+
+def plain_attributes(span: ReadableSpan) -> dict[str, Any]:
+    """A plain dict copy of the span's attributes.
+
+    ``span.attributes`` is a mapping proxy over the SDK's ``BoundedAttributes``, whose item
+    access is Python code behind ``Mapping.get``: reading a dozen attributes through it cost
+    more than the rest of a span's enrichment. Its ``_dict`` is copied at C speed instead.
+    """
+    own = getattr(span, "_attributes", None)
+    inner = getattr(own, "_dict", own)
+    if type(inner) is dict:
+        return inner.copy()
+    return dict(span.attributes or {})
 
 
 def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None) -> SpanRecord:
@@ -25,9 +39,9 @@ def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None)
     trace_id = context.trace_id if context is not None else 0
     span_id = context.span_id if context is not None else 0
     parent = span.parent
-    attributes: Mapping[str, Any] = span.attributes or {}
+    attributes: Mapping[str, Any] = plain_attributes(span)
     if extra:
-        attributes = {**attributes, **extra}
+        attributes.update(extra)  # type: ignore[attr-defined]
     resource = span.resource
     service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
     start = span.start_time or 0
