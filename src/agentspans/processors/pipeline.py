@@ -26,8 +26,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
+from agentspans._spans import plain_attributes
 from agentspans.processors.enrich import Enricher
-from agentspans.sources.live import plain_attributes
 
 Extra = dict[str, AttributeValue]
 EventSpec = tuple[str, Mapping[str, AttributeValue]]

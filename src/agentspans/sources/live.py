@@ -13,25 +13,12 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from agentspans._spans import plain_attributes
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
-__all__ = ["plain_attributes", "record_from_span"]
+__all__ = ["record_from_span"]
 
 _SERVICE_NAME = "service.name"
-
-
-def plain_attributes(span: ReadableSpan) -> dict[str, Any]:
-    """A plain dict copy of the span's attributes.
-
-    ``span.attributes`` is a mapping proxy over the SDK's ``BoundedAttributes``, whose item
-    access is Python code behind ``Mapping.get``: reading a dozen attributes through it cost
-    more than the rest of a span's enrichment. Its ``_dict`` is copied at C speed instead.
-    """
-    own = getattr(span, "_attributes", None)
-    inner = getattr(own, "_dict", own)
-    if type(inner) is dict:
-        return inner.copy()
-    return dict(span.attributes or {})
 
 
 def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None) -> SpanRecord:
