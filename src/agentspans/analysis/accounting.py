@@ -119,19 +119,23 @@ def account(tree: Tree) -> Accounts:
         semconv.OUTPUT_TOKENS_PER_SECOND,
     )
     llm_ops = _LLM
-    for i in range(n):  # preorder
-        record = records[i]
+    for i, record, p in zip(range(n), records, parent, strict=True):  # preorder
         attributes = record.attributes
         op = attributes.get(op_key)
-        p = parent[i]
-        above = outer_llm[p] if p >= 0 else -1
-        outer_llm[i] = above
-        if op == agent_op:
-            agent[i] = True
-            agent_of[i] = i
-            agent_nodes.append(i)
-        elif p >= 0:
-            agent_of[i] = agent_of[p]
+        if p >= 0:
+            above = outer_llm[i] = outer_llm[p]
+            if op == agent_op:
+                agent[i] = True
+                agent_of[i] = i
+                agent_nodes.append(i)
+            else:
+                agent_of[i] = agent_of[p]
+        else:
+            above = -1
+            if op == agent_op:
+                agent[i] = True
+                agent_of[i] = i
+                agent_nodes.append(i)
         if vram_key in attributes or utilization_key in attributes:
             peak = vram[i] = _count(attributes.get(vram_key))
             share = _utilization(attributes, peak)
