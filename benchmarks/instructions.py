@@ -289,7 +289,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> tupl
     overheads: dict[str, tuple[float, float]] = {}
     for name, result in results.items():
         base = results.get(_baseline(name), {})
-        if "error" not in result and name != _baseline(name) and "app" in base:
+        baseline = name.startswith("uninstrumented") or name == "workflow:uninstrumented"
+        if "error" not in result and not baseline and "app" in base:
             overheads[name] = (result["app"] - base["app"], result["all"] - base["all"])
     rows, failed = [], False
     for name, result in results.items():
