@@ -6,9 +6,12 @@ importing the analysis (``agentspans.sources`` does).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Link
 
 
 def plain_attributes(span: ReadableSpan) -> dict[str, Any]:
@@ -23,3 +26,25 @@ def plain_attributes(span: ReadableSpan) -> dict[str, Any]:
     if type(inner) is dict:
         return inner.copy()
     return dict(span.attributes or {})
+
+
+def _items(span: ReadableSpan, name: str) -> tuple[Any, ...] | None:
+    """The span's ``_events``/``_links`` as a tuple at C speed: the public properties copy the
+    SDK's ``BoundedList`` through its locked Python ``__iter__`` on every read."""
+    own = getattr(span, name, None)
+    inner: Any = getattr(own, "_dq", own)
+    if type(inner) is tuple:
+        return inner
+    if isinstance(inner, (deque, list)):
+        return tuple(inner)
+    return None
+
+
+def events_of(span: ReadableSpan) -> Sequence[Event]:
+    found = _items(span, "_events")
+    return found if found is not None else span.events
+
+
+def links_of(span: ReadableSpan) -> Sequence[Link]:
+    found = _items(span, "_links")
+    return found if found is not None else span.links

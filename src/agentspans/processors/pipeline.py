@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
-from agentspans._spans import plain_attributes
+from agentspans._spans import events_of, links_of, plain_attributes
 from agentspans.processors.enrich import Enricher
 
 Extra = dict[str, AttributeValue]
@@ -62,11 +62,11 @@ def rebuild(
         return span
     attributes = plain_attributes(span)
     attributes.update(extra)
-    all_events: Sequence[Event] = span.events
+    all_events: Sequence[Event] = events_of(span)
     if events:
         timestamp = span.end_time
         all_events = (
-            *span.events,
+            *all_events,
             *(Event(name, dict(attrs), timestamp) for name, attrs in events),
         )
     return ReadableSpan(
@@ -76,7 +76,7 @@ def rebuild(
         resource=span.resource,
         attributes=attributes,
         events=all_events,
-        links=span.links,
+        links=links_of(span),
         kind=span.kind,
         status=span.status,
         start_time=span.start_time,

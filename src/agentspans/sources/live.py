@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from agentspans._spans import plain_attributes
+from agentspans._spans import events_of, plain_attributes
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
 __all__ = ["record_from_span"]
@@ -44,7 +44,7 @@ def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None)
         service=service if isinstance(service, str) else None,
         events=tuple(
             SpanEvent(event.name, event.timestamp, dict(event.attributes or {}))
-            for event in span.events
+            for event in events_of(span)
         ),
         parent_is_remote=parent is not None and parent.is_remote,
     )
