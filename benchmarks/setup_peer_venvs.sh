@@ -8,6 +8,7 @@
 #
 #   bash benchmarks/setup_peer_venvs.sh            # all peers
 #   bash benchmarks/setup_peer_venvs.sh openlit    # one peer
+#   bash benchmarks/setup_peer_venvs.sh openinference-openai-agents   # benchmarks/frameworks.py
 set -uo pipefail
 
 PYTHON=${PYTHON:-python3}
@@ -37,6 +38,8 @@ requirements() {
       echo "openlit==1.45.0 openai<3 psutil -c $OTEL_CONSTRAINTS" ;;
     traceloop-sdk)
       echo "traceloop-sdk==0.62.4 openai httpx psutil -c $OTEL_CONSTRAINTS" ;;
+    openinference-openai-agents)  # benchmarks/frameworks.py only; not in the default list
+      echo "openinference-instrumentation-openai-agents==2.6.0 openai-agents==0.24.0 opentelemetry-sdk psutil" ;;
     *) echo "unknown peer: $1" >&2; return 1 ;;
   esac
 }

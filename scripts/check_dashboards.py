@@ -7,8 +7,11 @@ Each panel target's ``expr`` and each ``label_values(metric, label)`` template v
 to Prometheus' query API, with Grafana's variables replaced the way Grafana would fill them
 (``$__rate_interval`` and ``$__range`` by ``--rate-interval`` / ``--range``, a multi-value
 variable by its "All" value). An expression passes when Prometheus accepts it and it returns at
-least one series with a finite value. With ``--no-gpu`` (a machine without NVML), expressions
-that read only ``hw_gpu_*`` metrics must still be accepted by Prometheus, but may be empty.
+least one series with a finite value other than zero: an expression that answers only zeros
+(an ``increase()`` that never saw its series rise) is as blind as one with no data. With
+``--no-gpu`` (a machine without NVML), expressions that read only ``hw_gpu_*`` metrics must
+still be accepted by Prometheus, but may be empty; with a GPU they must have data, zeros
+allowed (an idle GPU's utilization gauge reads 0).
 
 Prints one line per expression and exits 1 when any fails.
 """
@@ -116,7 +119,9 @@ def _query(base: str, path: str, params: list[tuple[str, str]], timeout_s: float
 def check(
     base: str, expression: Expression, query: str, *, gpu: bool, timeout_s: float = 10.0
 ) -> Outcome:
-    empty_allowed = not gpu and bool(_GPU_METRIC.search(query)) and not _OTHER_METRIC.search(query)
+    gpu_only = bool(_GPU_METRIC.search(query)) and not _OTHER_METRIC.search(query)
+    empty_allowed = not gpu and gpu_only
+    values: list[float] = []
     try:
         if expression.kind == "label_values":
             match = _LABEL_VALUES.match(query)
@@ -124,25 +129,31 @@ def check(
                 return Outcome(expression, query, False, 0, "not label_values(metric, label)")
             metric, label = match.groups()
             data = _query(base, "/api/v1/series", [("match[]", metric)], timeout_s)
-            values = {series[label] for series in data if label in series}
-            found = len(values)
+            labels = {series[label] for series in data if label in series}
+            found = len(labels)
         else:
             data = _query(base, "/api/v1/query", [("query", query)], timeout_s)
-            found = sum(1 for item in data.get("result", []) if _finite(item))
+            values = [
+                v for item in data.get("result", []) for v in _values(item) if math.isfinite(v)
+            ]
+            found = sum(1 for v in values if v != 0)
+            if values and not found and not gpu_only:  # an idle GPU's gauges may read 0
+                return Outcome(expression, query, False, 0, f"only zeros ({len(values)} values)")
     except (OSError, ValueError) as exc:
         return Outcome(expression, query, False, 0, str(exc))
-    if found:
-        return Outcome(expression, query, True, found, f"{found} series")
+    if found or (gpu_only and values):
+        return Outcome(expression, query, True, found, f"{found} non-zero of {len(values)}")
     if empty_allowed:
         return Outcome(expression, query, True, 0, "no data: GPU metrics on a machine without NVML")
     return Outcome(expression, query, False, 0, "no data")
 
 
-def _finite(item: dict[str, Any]) -> bool:
+def _values(item: dict[str, Any]) -> list[float]:
+    """A result's values: an instant vector's one, or every point of a matrix."""
     value = item.get("value")
-    if value is None:  # a matrix answer: any finite point
-        return any(math.isfinite(float(v)) for _, v in item.get("values", []))
-    return math.isfinite(float(value[1]))
+    if value is None:
+        return [float(v) for _, v in item.get("values", [])]
+    return [float(value[1])]
 
 
 def dashboard_files(paths: list[Path]) -> list[Path]:

@@ -7,10 +7,9 @@ path and bottlenecks written onto them.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from agentspans._config import ConfigError
 from agentspans._instrument import Instrumentation, instrument, instrumentation, uninstrument
+from agentspans._version import __version__
 from agentspans.wrappers.operations import agent, agent_span, tool, tool_span, workflow_span
 
 __all__ = [

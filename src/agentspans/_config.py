@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from agentspans._errors import warn_once
 from agentspans.wrappers import INTEGRATIONS
@@ -27,6 +29,7 @@ _DEFAULT_RESOURCE_INTERVAL_S = 0.05
 _DEFAULT_ANALYSIS_HOLD_S = 300.0
 _DEFAULT_MAX_SPANS_PER_TRACE = 20_000
 _DEFAULT_MAX_TRACES_HELD = 2_000
+_DEFAULT_MAX_SPANS_HELD = 100_000
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -63,6 +66,7 @@ class Config:
     prices_file: str | None
     export_timeout_s: float
     shutdown_timeout_s: float
+    max_spans_held: int = _DEFAULT_MAX_SPANS_HELD
     # Exporters and the provider the app chose; not validated beyond their presence.
     tracer_provider: Any = None
     exporters_explicit: bool = False
@@ -166,6 +170,25 @@ def _import_paths(option: str, value: Iterable[str] | str | None) -> tuple[str, 
                 "'package.module:*' or 'package.module:Class.*'"
             )
     return tuple(items)
+
+
+def _env_import_paths(name: str) -> tuple[str, ...]:
+    """The import paths in environment variable ``name``; a malformed one is logged and
+    skipped (a typo in a deployment's environment must not stop the app)."""
+    kept = []
+    for item in _split_list(_env(name) or ""):
+        if item.count(":") != 1 or not all(item.split(":")):
+            warn_once(
+                f"env:{name}:{item}",
+                "agentspans: ignoring %r in %s: not an import path (write "
+                "'package.module:function', 'package.module:Class.method', 'package.module:*' "
+                "or 'package.module:Class.*')",
+                item,
+                name,
+            )
+            continue
+        kept.append(item)
+    return tuple(kept)
 
 
 def _delegates(
@@ -301,109 +324,170 @@ def _meter_provider(value: Any) -> Any:
     return value
 
 
-def resolve(
-    *,
-    service_name: str | None = None,
-    exporter: str | Sequence[str] | None = None,
-    otlp_protocol: str | None = None,
-    otlp_endpoint: str | None = None,
-    file_path: str | os.PathLike[str] | None = None,
-    capture_content: bool | None = None,
-    delegates: Mapping[str, str | None] | Iterable[str] | str | None = None,
-    agents: Iterable[str] | str | None = None,
-    tools: Iterable[str] | str | None = None,
-    libraries: str | Sequence[str] | None = None,
-    analysis: bool | None = None,
-    thresholds: Mapping[str, float] | None = None,
-    analysis_hold_s: float | None = None,
-    max_spans_per_trace: int | None = None,
-    max_traces_held: int | None = None,
-    resources: bool | None = None,
-    resource_interval_s: float | None = None,
-    prices: Mapping[str, Mapping[str, float]] | None = None,
-    prices_file: str | os.PathLike[str] | None = None,
-    export_timeout_s: float | None = None,
-    shutdown_timeout_s: float | None = None,
-    tracer_provider: Any = None,
-    metrics: bool | None = None,
-    meter_provider: Any = None,
-) -> Config:
-    """Resolve and validate every option once."""
-    if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
-        raise ConfigError(
-            f"agentspans.instrument(service_name={service_name!r}): expected a non-empty string"
-        )
-    for option, flag in (("analysis", analysis), ("resources", resources), ("metrics", metrics)):
-        if flag is not None and not isinstance(flag, bool):
-            raise ConfigError(f"agentspans.instrument({option}={flag!r}): expected True or False")
+class Options(TypedDict, total=False):
+    """Every keyword of ``instrument()``, declared once; each has a row in docs/configuration.md.
 
-    exporters, explicit = _exporters(exporter)
-    resolved_file = os.fspath(file_path) if file_path is not None else None
-    if resolved_file is not None and not resolved_file.strip():
+    ``instrument(**options: Unpack[Options])`` forwards them to :func:`resolve`, so IDEs and
+    mypy see every keyword and its type. A new option: its key here, its :class:`Config` field
+    and its line in :func:`resolve`, and its docs row.
+    """
+
+    service_name: str | None
+    exporter: str | Sequence[str] | None
+    otlp_protocol: str | None
+    otlp_endpoint: str | None
+    file_path: str | os.PathLike[str] | None
+    capture_content: bool | None
+    delegates: Mapping[str, str | None] | Iterable[str] | str | None
+    agents: Iterable[str] | str | None
+    tools: Iterable[str] | str | None
+    libraries: str | Sequence[str] | None
+    analysis: bool | None
+    thresholds: Mapping[str, float] | None
+    analysis_hold_s: float | None
+    max_spans_per_trace: int | None
+    max_traces_held: int | None
+    max_spans_held: int | None
+    resources: bool | None
+    resource_interval_s: float | None
+    prices: Mapping[str, Mapping[str, float]] | None
+    prices_file: str | os.PathLike[str] | None
+    export_timeout_s: float | None
+    shutdown_timeout_s: float | None
+    tracer_provider: Any
+    metrics: bool | None
+    meter_provider: Any
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(Options.__annotations__)
+
+
+class UnknownOptionError(ConfigError, TypeError):
+    """A keyword ``instrument()`` does not have: a ``TypeError``, as Python raises for one."""
+
+
+def _check_known(options: Mapping[str, object]) -> None:
+    unknown = [name for name in options if name not in Options.__annotations__]
+    if unknown:
+        raise UnknownOptionError(
+            f"agentspans.instrument({unknown[0]}=...): unknown option; the options are: "
+            f"{', '.join(OPTION_NAMES)} (docs/configuration.md)"
+        )
+
+
+def _service_name(value: str | None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(
+            f"agentspans.instrument(service_name={value!r}): expected a non-empty string"
+        )
+    return value or _env("OTEL_SERVICE_NAME")
+
+
+def _flag(option: str, value: bool | None, env_name: str, default: bool) -> bool:
+    if value is None:
+        return _parse_bool_env(env_name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"agentspans.instrument({option}={value!r}): expected True or False")
+    return value
+
+
+def _file_path(value: str | os.PathLike[str] | None, exporters: tuple[str, ...]) -> str:
+    """The trace file. Its directory must exist (a typo must not create a tree of folders): for
+    ``file_path=`` that is an error, for AGENTSPANS_FILE_PATH a warning and the default file."""
+    if value is None:
+        from_env = _env("AGENTSPANS_FILE_PATH")
+        if from_env is None:
+            return DEFAULT_FILE_PATH
+        if "file" in exporters and not _directory_exists(from_env):
+            expected = "a path in an existing directory"
+            _bad_env("AGENTSPANS_FILE_PATH", from_env, expected, DEFAULT_FILE_PATH)
+            return DEFAULT_FILE_PATH
+        return from_env
+    path = os.fspath(value)
+    if not path.strip():
         raise ConfigError("agentspans.instrument(file_path=''): expected a file path")
-    env_tools = _split_list(_env("AGENTSPANS_TOOLS") or "")
-    env_agents = _split_list(_env("AGENTSPANS_AGENTS") or "")
-    env_delegates = _split_list(_env("AGENTSPANS_DELEGATES") or "")
+    if "file" in exporters and not _directory_exists(path):
+        raise ConfigError(
+            f"agentspans.instrument(file_path={path!r}): the directory "
+            f"{os.path.dirname(os.path.abspath(path))!r} does not exist; create it or "
+            "pass a path in an existing directory"
+        )
+    return path
+
+
+def _directory_exists(path: str) -> bool:
+    return os.path.isdir(os.path.dirname(os.path.abspath(os.path.expanduser(path))))
+
+
+def _prices_file(value: str | os.PathLike[str] | None) -> str | None:
+    return os.fspath(value) if value is not None else _env("AGENTSPANS_PRICES_FILE")
+
+
+def _path_list(option: str, value: Iterable[str] | str | None, env_name: str) -> tuple[str, ...]:
+    if value is None:
+        value = _env_import_paths(env_name)
+    return _import_paths(option, value)
+
+
+def _delegates_option(
+    value: Mapping[str, str | None] | Iterable[str] | str | None,
+) -> dict[str, str | None]:
+    if value is None:
+        value = _env_import_paths("AGENTSPANS_DELEGATES") or None
+    return _delegates(value)
+
+
+# The numeric options: (environment variable, default, whether it must be an integer).
+_NUMBERS: dict[str, tuple[str, float, bool]] = {
+    "analysis_hold_s": ("AGENTSPANS_ANALYSIS_HOLD_S", _DEFAULT_ANALYSIS_HOLD_S, False),
+    "max_spans_per_trace": ("AGENTSPANS_MAX_SPANS_PER_TRACE", _DEFAULT_MAX_SPANS_PER_TRACE, True),
+    "max_traces_held": ("AGENTSPANS_MAX_TRACES_HELD", _DEFAULT_MAX_TRACES_HELD, True),
+    "max_spans_held": ("AGENTSPANS_MAX_SPANS_HELD", _DEFAULT_MAX_SPANS_HELD, True),
+    "resource_interval_s": ("AGENTSPANS_RESOURCE_INTERVAL_S", _DEFAULT_RESOURCE_INTERVAL_S, False),
+    "export_timeout_s": ("AGENTSPANS_EXPORT_TIMEOUT_S", _DEFAULT_EXPORT_TIMEOUT_S, False),
+    "shutdown_timeout_s": ("AGENTSPANS_SHUTDOWN_TIMEOUT_S", _DEFAULT_SHUTDOWN_TIMEOUT_S, False),
+}
+
+
+def _number(option: str, value: float | None) -> Any:
+    env_name, default, integer = _NUMBERS[option]
+    return _numeric_option(option, value, env_name, default, integer)
+
+
+def resolve(**options: Unpack[Options]) -> Config:
+    """Resolve and validate every option once."""
+    _check_known(options)
+    service_name = _service_name(options.get("service_name"))
+    analysis = _flag("analysis", options.get("analysis"), "AGENTSPANS_ANALYSIS", True)
+    resources = _flag("resources", options.get("resources"), "AGENTSPANS_RESOURCES", True)
+    metrics = _flag("metrics", options.get("metrics"), "AGENTSPANS_METRICS", True)
+    exporters, explicit = _exporters(options.get("exporter"))
+    file_path = _file_path(options.get("file_path"), exporters)
     return Config(
-        service_name=service_name or _env("OTEL_SERVICE_NAME"),
+        service_name=service_name,
         exporters=exporters,
         exporters_explicit=explicit,
-        otlp_protocol=_otlp_protocol(otlp_protocol),
-        otlp_endpoint=otlp_endpoint,
-        file_path=resolved_file or _env("AGENTSPANS_FILE_PATH") or DEFAULT_FILE_PATH,
-        capture_content=_capture_content(capture_content),
-        delegates=_delegates(delegates if delegates is not None else env_delegates or None),
-        agents=_import_paths("agents", agents if agents is not None else env_agents),
-        tools=_import_paths("tools", tools if tools is not None else env_tools),
-        libraries=_libraries(libraries),
-        analysis=analysis if analysis is not None else _parse_bool_env("AGENTSPANS_ANALYSIS", True),
-        thresholds=_thresholds(thresholds),
-        analysis_hold_s=_numeric_option(
-            "analysis_hold_s",
-            analysis_hold_s,
-            "AGENTSPANS_ANALYSIS_HOLD_S",
-            _DEFAULT_ANALYSIS_HOLD_S,
-        ),
-        max_spans_per_trace=_numeric_option(
-            "max_spans_per_trace",
-            max_spans_per_trace,
-            "AGENTSPANS_MAX_SPANS_PER_TRACE",
-            _DEFAULT_MAX_SPANS_PER_TRACE,
-            integer=True,
-        ),
-        max_traces_held=_numeric_option(
-            "max_traces_held",
-            max_traces_held,
-            "AGENTSPANS_MAX_TRACES_HELD",
-            _DEFAULT_MAX_TRACES_HELD,
-            integer=True,
-        ),
-        resources=resources
-        if resources is not None
-        else _parse_bool_env("AGENTSPANS_RESOURCES", True),
-        resource_interval_s=_numeric_option(
-            "resource_interval_s",
-            resource_interval_s,
-            "AGENTSPANS_RESOURCE_INTERVAL_S",
-            _DEFAULT_RESOURCE_INTERVAL_S,
-        ),
-        prices=_prices(prices),
-        prices_file=os.fspath(prices_file)
-        if prices_file is not None
-        else _env("AGENTSPANS_PRICES_FILE"),
-        export_timeout_s=_numeric_option(
-            "export_timeout_s",
-            export_timeout_s,
-            "AGENTSPANS_EXPORT_TIMEOUT_S",
-            _DEFAULT_EXPORT_TIMEOUT_S,
-        ),
-        shutdown_timeout_s=_numeric_option(
-            "shutdown_timeout_s",
-            shutdown_timeout_s,
-            "AGENTSPANS_SHUTDOWN_TIMEOUT_S",
-            _DEFAULT_SHUTDOWN_TIMEOUT_S,
-        ),
-        tracer_provider=tracer_provider,
-        metrics=metrics if metrics is not None else _parse_bool_env("AGENTSPANS_METRICS", True),
-        meter_provider=_meter_provider(meter_provider),
+        otlp_protocol=_otlp_protocol(options.get("otlp_protocol")),
+        otlp_endpoint=options.get("otlp_endpoint"),
+        file_path=file_path,
+        capture_content=_capture_content(options.get("capture_content")),
+        delegates=_delegates_option(options.get("delegates")),
+        agents=_path_list("agents", options.get("agents"), "AGENTSPANS_AGENTS"),
+        tools=_path_list("tools", options.get("tools"), "AGENTSPANS_TOOLS"),
+        libraries=_libraries(options.get("libraries")),
+        analysis=analysis,
+        thresholds=_thresholds(options.get("thresholds")),
+        analysis_hold_s=_number("analysis_hold_s", options.get("analysis_hold_s")),
+        max_spans_per_trace=_number("max_spans_per_trace", options.get("max_spans_per_trace")),
+        max_traces_held=_number("max_traces_held", options.get("max_traces_held")),
+        max_spans_held=_number("max_spans_held", options.get("max_spans_held")),
+        resources=resources,
+        resource_interval_s=_number("resource_interval_s", options.get("resource_interval_s")),
+        prices=_prices(options.get("prices")),
+        prices_file=_prices_file(options.get("prices_file")),
+        export_timeout_s=_number("export_timeout_s", options.get("export_timeout_s")),
+        shutdown_timeout_s=_number("shutdown_timeout_s", options.get("shutdown_timeout_s")),
+        tracer_provider=options.get("tracer_provider"),
+        metrics=metrics,
+        meter_provider=_meter_provider(options.get("meter_provider")),
     )

@@ -18,6 +18,15 @@ _reported: set[str] = set()
 _reported_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _reported_lock
+    _reported_lock = threading.Lock()  # one held by another thread at the fork stays held
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class InternalError(RuntimeError):
     """Raised in strict mode in place of a swallowed internal error."""
 
@@ -55,7 +64,40 @@ def warn_once(key: str, message: str, *args: object) -> None:
     logger.warning(message, *args)
 
 
+# Distinct keys remembered per family by warn_once_per; past the cap one summary warning stands
+# for the rest, so an app sending ever new model names cannot grow our memory without bound.
+MAX_KEYS_PER_FAMILY = 256
+_families: dict[str, int] = {}
+
+
+def warn_once_per(family: str, key: str, message: str, *args: object) -> None:
+    """Like :func:`warn_once` for ``family:key``, remembering at most
+    :data:`MAX_KEYS_PER_FAMILY` keys per family; then one summary warning, and no more."""
+    full = f"{family}:{key}"
+    with _reported_lock:
+        if full in _reported:
+            return
+        count = _families.get(family, 0)
+        if count > MAX_KEYS_PER_FAMILY:
+            return
+        _families[family] = count + 1
+        if count == MAX_KEYS_PER_FAMILY:
+            summary = True
+        else:
+            summary = False
+            _reported.add(full)
+    if summary:
+        logger.warning(
+            "agentspans: more than %d distinct %s warnings; further ones are not logged",
+            MAX_KEYS_PER_FAMILY,
+            family,
+        )
+        return
+    logger.warning(message, *args)
+
+
 def reset_reported() -> None:
     """Forget what was reported (for tests and for ``uninstrument``)."""
     with _reported_lock:
         _reported.clear()
+        _families.clear()

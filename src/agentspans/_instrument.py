@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,14 +12,17 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from typing_extensions import Unpack
 
 from agentspans import semconv
-from agentspans._config import Config, ConfigError, resolve
-from agentspans._errors import logger, reset_reported
+from agentspans._config import Config, ConfigError, Options, resolve
+from agentspans._errors import logger, reset_reported, warn_once
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME, Runtime
 from agentspans._setup import Installation, install
+from agentspans._suppress import SuppressibleTracer
 from agentspans._threads import patch_threads
+from agentspans._version import __version__
 from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
@@ -51,6 +54,11 @@ class Instrumentation:
         """Analyse and export every span that has ended so far."""
         flush = getattr(self.provider, "force_flush", None)
         return bool(flush(timeout_millis)) if flush is not None else True
+
+    @property
+    def export_failing(self) -> bool:
+        """One of agentspans' own span exporters failed its last export (nothing listening)."""
+        return any(exporter.failing for exporter in self._installation.exporters)
 
 
 _current: Instrumentation | None = None
@@ -106,6 +114,12 @@ def _install_metrics(
     )
     if span_metrics is not None:
         processor.observers = (*processor.observers, span_metrics.recorder.record)
+        span_metrics.flush_spans = processor.flush_held
+        from agentspans._overflow_metrics import observe_overflow
+
+        observe_overflow(
+            span_metrics.provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__), processor
+        )
     return span_metrics
 
 
@@ -117,33 +131,7 @@ def _start_hooks(libraries: Iterable[str]) -> list[StartHook]:
     return hooks
 
 
-def instrument(
-    *,
-    service_name: str | None = None,
-    exporter: str | Sequence[str] | None = None,
-    otlp_protocol: str | None = None,
-    otlp_endpoint: str | None = None,
-    file_path: str | os.PathLike[str] | None = None,
-    capture_content: bool | None = None,
-    delegates: Mapping[str, str | None] | Iterable[str] | str | None = None,
-    agents: Iterable[str] | str | None = None,
-    tools: Iterable[str] | str | None = None,
-    libraries: str | Sequence[str] | None = None,
-    analysis: bool | None = None,
-    thresholds: Mapping[str, float] | None = None,
-    analysis_hold_s: float | None = None,
-    max_spans_per_trace: int | None = None,
-    max_traces_held: int | None = None,
-    resources: bool | None = None,
-    resource_interval_s: float | None = None,
-    prices: Mapping[str, Mapping[str, float]] | None = None,
-    prices_file: str | os.PathLike[str] | None = None,
-    export_timeout_s: float | None = None,
-    shutdown_timeout_s: float | None = None,
-    tracer_provider: Any = None,
-    metrics: bool | None = None,
-    meter_provider: Any = None,
-) -> Instrumentation:
+def instrument(**options: Unpack[Options]) -> Instrumentation:
     """Turn agent delegations, LLM calls and tool calls into nested OpenTelemetry spans.
 
     Call once at start-up. A second call while instrumented changes nothing and returns the
@@ -151,43 +139,16 @@ def instrument(
     option is documented in ``docs/configuration.md``; a wrong one raises :class:`ConfigError`.
     """
     global _current
-    config = resolve(
-        service_name=service_name,
-        exporter=exporter,
-        otlp_protocol=otlp_protocol,
-        otlp_endpoint=otlp_endpoint,
-        file_path=file_path,
-        capture_content=capture_content,
-        delegates=delegates,
-        agents=agents,
-        tools=tools,
-        libraries=libraries,
-        analysis=analysis,
-        thresholds=thresholds,
-        analysis_hold_s=analysis_hold_s,
-        max_spans_per_trace=max_spans_per_trace,
-        max_traces_held=max_traces_held,
-        resources=resources,
-        resource_interval_s=resource_interval_s,
-        prices=prices,
-        prices_file=prices_file,
-        export_timeout_s=export_timeout_s,
-        shutdown_timeout_s=shutdown_timeout_s,
-        tracer_provider=tracer_provider,
-        metrics=metrics,
-        meter_provider=meter_provider,
-    )
+    config = resolve(**options)
+    passed = sorted(name for name, value in options.items() if value is not None)
     _check_thresholds(config)
-    try:
-        prices_table = build_table(config.prices, config.prices_file)
-    except ValueError as exc:
-        raise ConfigError(f"agentspans.instrument(prices_file=...): {exc}") from None
+    prices_table = _prices_table(config, from_argument=options.get("prices_file") is not None)
     annotator = _annotator(config)
     start_hooks = _start_hooks(config.libraries)
 
     with _lock:
         if _current is not None:
-            logger.debug("agentspans: already instrumented; call uninstrument() to change options")
+            _warn_if_ignored(_current.config, config, passed)
             return _current
         sampler = (
             ResourceSampler.with_gpu_probe(config.resource_interval_s) if config.resources else None
@@ -195,10 +156,10 @@ def instrument(
         installation = install(config, annotator, Enricher(prices_table, sampler), start_hooks)
         span_metrics = _install_metrics(config, installation, sampler)
         tracer = trace.get_tracer(
-            semconv.INSTRUMENTATION_SCOPE, _version(), tracer_provider=installation.provider
+            semconv.INSTRUMENTATION_SCOPE, __version__, tracer_provider=installation.provider
         )
         patches = Patches()
-        RUNTIME.current = Runtime(tracer, config)
+        RUNTIME.current = Runtime(SuppressibleTracer(tracer), config)
         patch_threads(patches)
         for path, expression in config.delegates.items():
             patches.patch_path(path, delegate_wrapper_factory(expression))
@@ -222,6 +183,45 @@ def instrument(
         return _current
 
 
+def _prices_table(config: Config, *, from_argument: bool) -> Any:
+    """The price table. A bad ``prices_file=`` fails here; a bad AGENTSPANS_PRICES_FILE warns,
+    as every bad environment value does, and the bundled table is used (the app still runs)."""
+    try:
+        return build_table(config.prices, config.prices_file)
+    except ValueError as exc:
+        if from_argument:
+            raise ConfigError(f"agentspans.instrument(prices_file=...): {exc}") from None
+        warn_once(
+            "env:AGENTSPANS_PRICES_FILE",
+            "agentspans: ignoring AGENTSPANS_PRICES_FILE=%r (%s); using the bundled price table",
+            config.prices_file,
+            exc,
+        )
+        return build_table(config.prices, None)
+
+
+def _warn_if_ignored(current: Config, wanted: Config, passed: list[str]) -> None:
+    """Say once that a second instrument() with other options changed nothing, and what to do.
+
+    A bare second call (a library making sure the app is instrumented) asks for nothing new.
+    """
+    changed = [
+        f.name
+        for f in dataclasses.fields(Config)
+        if getattr(current, f.name) != getattr(wanted, f.name)
+    ]
+    if not passed or not changed:
+        logger.debug("agentspans: already instrumented; instrument() again changes nothing")
+        return
+    warn_once(
+        "instrument-again",
+        "agentspans: instrument() was already called; this call's options are ignored "
+        "(different: %s). Pass every option in the one instrument() call at start-up, or call "
+        "agentspans.uninstrument() first to change them",
+        ", ".join(changed),
+    )
+
+
 def uninstrument() -> None:
     """Undo :func:`instrument`: every patched function is restored to the very object it was,
     the provider's processors are put back, and the spans held for analysis are flushed."""
@@ -243,9 +243,3 @@ def uninstrument() -> None:
 def instrumentation() -> Instrumentation | None:
     """The active :class:`Instrumentation`, or None."""
     return _current
-
-
-def _version() -> str:
-    from agentspans import __version__
-
-    return __version__

@@ -24,6 +24,18 @@ from agentspans._errors import report_internal_error
 # subclass beside FunctionWrapper, no longer their common base.
 _ANY_PROXY: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
+# Set on the plain wrappers of decorated functions (wrappers/_lifecycle.traced_function).
+TRACED_MARK = "_agentspans_traced"
+
+
+def _patched_already(value: Any) -> bool:
+    """A wrapt proxy, or a function agentspans decorated: patching it again would nest spans."""
+    if isinstance(value, _ANY_PROXY):
+        return True
+    function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+    return getattr(function, TRACED_MARK, False) is True
+
+
 # Given (owner, attribute name, the original callable), the wrapt-style wrapper to install.
 WrapperFactory = Callable[[Any, str, Any], Callable[..., Any]]
 
@@ -56,7 +68,7 @@ def expand_wildcard(module: types.ModuleType, attribute_path: str) -> Iterator[t
         for part in parts[:-1]:
             owner = getattr(owner, part)
         for name, value in list(vars(owner).items()):
-            if name.startswith("_") or isinstance(value, _ANY_PROXY):
+            if name.startswith("_") or _patched_already(value):
                 continue
             function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
             if not inspect.isfunction(function):
@@ -87,7 +99,7 @@ class Patches:
         own = vars(owner)
         owned = attribute in own
         raw = own[attribute] if owned else getattr(owner, attribute)
-        if isinstance(raw, _ANY_PROXY):
+        if _patched_already(raw):
             return False  # patched already (by us through another path, or by someone else)
         installed = wrapt.FunctionWrapper(raw, make_wrapper(owner, attribute, raw))
         with self._lock:

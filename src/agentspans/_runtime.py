@@ -21,6 +21,11 @@ AGENT_NAME_KEY = otel_context.create_key("agentspans.agent_name")
 # Set while an LLM call's span is open, so a client that calls another instrumented client
 # (litellm calling openai) does not produce a second span for the same call.
 LLM_CALL_KEY = otel_context.create_key("agentspans.llm_call")
+# Set by a framework integration on the context of the agent or tool span it opened for the
+# framework's own run: ``(operation, name, span id)``. A decorated function called directly
+# inside it (``@agentspans.tool`` on an Agents SDK function tool) is the same operation, so it
+# makes no second span.
+FRAMEWORK_SPAN_KEY = otel_context.create_key("agentspans.framework_span")
 
 
 @dataclass(frozen=True)

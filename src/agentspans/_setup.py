@@ -16,8 +16,10 @@ Nothing here touches the network: exporters connect lazily, on their first expor
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +39,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger, warn_once
-from agentspans.exporters.otlp_json import OtlpJsonFileExporter
+from agentspans.exporters.otlp_json import OtlpJsonFileExporter, clean_text
 from agentspans.processors.enrich import Enricher
 from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
 from agentspans.resources import resource_attributes
@@ -45,8 +47,6 @@ from agentspans.resources import resource_attributes
 # The provider an earlier instrument() created and made global: the SDK allows setting the
 # global provider only once per process, so a later instrument() reuses it as its own.
 _created_provider: TracerProvider | None = None
-# An export still running after this long is retrying an unreachable backend.
-_RETRYING_AFTER_S = 0.5
 # While a backend is known to be down, batches are dropped at once for this long before the next
 # attempt: each attempt costs the OTLP exporter's full retry schedule (seconds), and a flush of a
 # large held trace would otherwise wait that long for every batch.
@@ -54,12 +54,79 @@ _DOWN_RETRY_AFTER_S = 5.0
 _SDK_DEFAULT_QUEUE_SIZE = 2048
 
 
+# What an OTLP exporter logged during the export running on this thread: the backend's own words
+# ("401 Unauthorized", "UNAVAILABLE") for our one warning, and whether the batch failed to encode.
+_exporter_said = threading.local()
+_REFUSED = re.compile(r"\b40[13]\b|UNAUTHENTICATED|PERMISSION_DENIED|Unauthorized|Forbidden", re.I)
+_ENCODING = re.compile(r"encode|surrogate|codec", re.I)
+
+
+def _said() -> list[str]:
+    said: list[str] | None = getattr(_exporter_said, "messages", None)
+    if said is None:
+        said = _exporter_said.messages = []
+    return said
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, tuple | list):
+        return tuple(_clean_value(item) for item in value)
+    return value
+
+
+def _clean_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {clean_text(key): _clean_value(value) for key, value in (attributes or {}).items()}
+
+
+def sanitised(span: ReadableSpan) -> ReadableSpan:
+    """``span`` with every lone surrogate in its strings replaced by U+FFFD (which OTLP's
+    protobuf and JSON encoders cannot carry), its dropped counts kept."""
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.trace import Link, Status
+
+    from agentspans.processors.pipeline import copy_span
+
+    status = span.status
+    return copy_span(
+        span,
+        name=clean_text(span.name),
+        attributes=_clean_attributes(span.attributes),
+        events=[
+            Event(clean_text(event.name), _clean_attributes(event.attributes), event.timestamp)
+            for event in span.events
+        ],
+        links=[Link(link.context, _clean_attributes(link.attributes)) for link in span.links],
+        status=Status(status.status_code, clean_text(status.description))
+        if status.description
+        else status,
+    )
+
+
+_SDK_RETRY = re.compile(
+    r"Transient error (?:StatusCode\.)?(?P<status>\w+) encountered while exporting [^,]*, "
+    r"retrying in [\d.]+s\.(?: Error details: )?"
+)
+
+
+def _plain_words(said: str) -> str:
+    """What the backend said, without the SDK's retry boilerplate around it."""
+    match = _SDK_RETRY.search(said)
+    if match is None:
+        return said
+    rest = said[match.end() :].strip()
+    return f"{match.group('status')}: {rest}" if rest else match.group("status")
+
+
 class GuardedExporter(SpanExporter):
     """An exporter that never holds the application up.
 
-    It logs one clear warning the first time its backend cannot be reached (the OTLP exporters
-    would log every retry), and at shutdown it gives up at once on a backend that is known to be
-    down, or after the shutdown timeout on one that is slow, instead of retrying for minutes.
+    It logs one clear warning the first time its backend cannot be reached or refuses the spans
+    (saying what the backend said; the OTLP exporters would log every retry), retries a batch
+    that could not be encoded with its strings cleaned (a bad string is not a dead backend), and
+    at shutdown it gives up at once on a backend that is known to be down, and after
+    ``shutdown_timeout_s`` on one that is slow, logging what was lost.
     """
 
     def __init__(self, inner: SpanExporter, description: str, shutdown_timeout_s: float) -> None:
@@ -69,38 +136,85 @@ class GuardedExporter(SpanExporter):
         self._failing = False
         self._failed_at = 0.0
         self._export_started: float | None = None
+        self._in_flight = 0
         self._abandoned = False
         self._shutting_down = False
         self._shut = False
         self._lock = threading.Lock()
+        self.lost = 0  # spans given up on at shutdown
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def after_fork_in_child() -> None:
+                me = ref()
+                if me is not None:
+                    me._lock = threading.Lock()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._abandoned or (self._shutting_down and self._failing):
             return SpanExportResult.FAILURE
         if self._failing and time.monotonic() - self._failed_at < _DOWN_RETRY_AFTER_S:
             return SpanExportResult.FAILURE  # still down a moment ago: drop, do not wait
-        self._export_started = time.monotonic()
-        try:
-            result = self.inner.export(spans)
-        except Exception as exc:  # an exporter bug must not kill the export thread
-            logger.debug("agentspans: exporter raised", exc_info=exc)
-            result = SpanExportResult.FAILURE
-        finally:
-            self._export_started = None
+        said = _said()
+        said.clear()
+        result = self._export(spans)
+        if result is SpanExportResult.FAILURE and any(_ENCODING.search(m) for m in said):
+            # A string the encoder cannot carry (a lone surrogate from the wire), not a backend
+            # that is down: send the batch again with its strings cleaned.
+            said.clear()
+            result = self._export([sanitised(span) for span in spans])
         if result is SpanExportResult.FAILURE:
             self._failed_at = time.monotonic()
             if not self._failing:
                 self._failing = True
-                logger.warning(
-                    "agentspans: cannot export spans to %s; the application continues and spans "
-                    "are dropped until it answers (check OTEL_EXPORTER_OTLP_ENDPOINT, or use "
-                    "AGENTSPANS_EXPORTER=file|console|none)",
-                    self.description,
-                )
+                self._warn_failure(said)
         elif self._failing:
             self._failing = False
             logger.info("agentspans: exporting to %s again", self.description)
         return result
+
+    @property
+    def failing(self) -> bool:
+        """The last export failed (the backend did not answer or refused the spans)."""
+        return self._failing
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._in_flight = len(spans)
+        self._export_started = time.monotonic()
+        try:
+            return self.inner.export(spans)
+        except (UnicodeError, ValueError, TypeError) as exc:  # the encoder: see export()
+            _said().append(f"encode failed: {exc}")
+            return SpanExportResult.FAILURE
+        except Exception as exc:  # an exporter bug must not kill the export thread
+            logger.debug("agentspans: exporter raised", exc_info=exc)
+            return SpanExportResult.FAILURE
+        finally:
+            self._export_started = None
+            self._in_flight = 0
+
+    def _warn_failure(self, said: Sequence[str]) -> None:
+        from agentspans._redact import scrub
+
+        words = _plain_words(scrub(said[-1]))[:300] if said else ""
+        if words and _REFUSED.search(words):
+            logger.warning(
+                "agentspans: %s refused the spans (%s); the application continues and spans are "
+                "dropped until it accepts them (check the credentials in "
+                "OTEL_EXPORTER_OTLP_HEADERS)",
+                self.description,
+                words,
+            )
+            return
+        logger.warning(
+            "agentspans: cannot export spans to %s%s; the application continues and spans are "
+            "dropped until it answers (check OTEL_EXPORTER_OTLP_ENDPOINT, or use "
+            "AGENTSPANS_EXPORTER=file|console|none)",
+            self.description,
+            f" ({words})" if words else "",
+        )
 
     def abandon(self) -> None:
         """Stop exporting now: interrupt retries and drop what is left."""
@@ -115,8 +229,9 @@ class GuardedExporter(SpanExporter):
             logger.debug("agentspans: exporter shutdown failed", exc_info=True)
 
     def begin_shutdown(self) -> None:
-        """Watch the final exports: a healthy backend takes milliseconds; one that is retrying
-        (an export running longer than half a second) or known to be down is abandoned."""
+        """Watch the final exports: one known to be down is abandoned at once; otherwise the
+        exports may run until ``shutdown_timeout_s``, and what is then still in flight is
+        abandoned and logged."""
         self._shutting_down = True
         if self._failing:
             self.abandon()
@@ -125,10 +240,19 @@ class GuardedExporter(SpanExporter):
 
         def watch() -> None:
             while not self._shut and not self._abandoned:
-                started = self._export_started
-                now = time.monotonic()
-                if now >= deadline or (started is not None and now - started > _RETRYING_AFTER_S):
+                if time.monotonic() >= deadline:
+                    in_flight = self._in_flight if self._export_started is not None else 0
+                    self.lost += in_flight
                     self.abandon()
+                    if in_flight:
+                        logger.warning(
+                            "agentspans: the final export to %s was still running after "
+                            "shutdown_timeout_s=%gs; gave up on it (%d spans, and any still "
+                            "queued, were not delivered)",
+                            self.description,
+                            self._shutdown_timeout_s,
+                            in_flight,
+                        )
                     return
                 time.sleep(0.05)
 
@@ -146,7 +270,8 @@ class GuardedExporter(SpanExporter):
 
 
 class _SilenceExporterRetries:
-    """Keeps the OTLP exporters' per-retry warnings out of the app's log while ours run."""
+    """Keeps the OTLP exporters' per-retry warnings out of the app's log while ours run, and
+    notes what they said so our one warning can say it."""
 
     LOGGERS = (
         "opentelemetry.exporter.otlp.proto.grpc.exporter",
@@ -162,7 +287,15 @@ class _SilenceExporterRetries:
         self._loggers = [logging.getLogger(name) for name in self.LOGGERS]
 
     def filter(self, record: Any) -> bool:
-        return bool(record.levelno < 30)  # keep DEBUG/INFO; our GuardedExporter says the rest once
+        if record.levelno < 30:
+            return True  # keep DEBUG/INFO; our GuardedExporter says the rest once
+        try:
+            said = _said()
+            said.append(record.getMessage())
+            del said[:-4]
+        except Exception:
+            pass
+        return False
 
     def install(self) -> None:
         for target in self._loggers:
@@ -313,6 +446,7 @@ def install(
             hold_s=config.analysis_hold_s,
             max_spans_per_trace=config.max_spans_per_trace,
             max_traces_held=config.max_traces_held,
+            max_spans_held=config.max_spans_held,
             start_hooks=start_hooks,
             before_shutdown=[exporter.begin_shutdown for exporter in guarded],
         )

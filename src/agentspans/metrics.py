@@ -9,13 +9,19 @@ collects.
 An LLM call that two instrumentations both traced (litellm's span around openai's) is recorded
 once: the outermost LLM span counts, and a count it lacks is taken from the first LLM span nested
 inside it that has it — the same rule the trace analysis uses for rollups.
+
+Processes of any lifetime (docs/stack.md): the OTLP exporter sends counters and histograms as
+deltas (unless OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE says otherwise), and a provider
+agentspans created is shut down at interpreter exit after the spans still held for analysis
+were recorded, so a script that just exits delivers its metrics.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +35,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger
-from agentspans.processors.enrich import LlmCall, read_llm_call
+from agentspans.llm_span import LlmCall, read_llm_call
 from agentspans.resources import GpuReading, ResourceSampler
 
 # The GenAI conventions' advised histogram boundaries.
@@ -41,6 +47,7 @@ _GPU_VENDOR = "NVIDIA"
 # A healthy backend takes milliseconds for the final export; past this it is retrying an
 # unreachable one, and the application's exit must not wait for that.
 _FINAL_EXPORT_WAIT_S = 1.0
+_TEMPORALITY_VARIABLE = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
 
 # Span attributes copied onto the LLM metrics as dimensions, when the span has them.
 _LLM_DIMENSIONS = (
@@ -159,6 +166,7 @@ class SpanMetrics:
             unit="{finding}",
             description="Bottleneck findings of the trace analysis",
         )
+        self._operations = _OperationDurations(meter)
         for name, value_of, unit, description in _GPU_GAUGES:
             meter.create_observable_gauge(
                 name, callbacks=[_gpu_gauge(value_of)], unit=unit, description=description
@@ -171,43 +179,39 @@ class SpanMetrics:
             call = batch.call(span)
             if call is not None and not any(batch.call(a) for a in batch.ancestors(span)):
                 self._record_llm(span, call, batch)
+            else:
+                self._operations.record(span)
         self._record_findings(batch)
 
     def _record_llm(self, span: ReadableSpan, call: LlmCall, batch: _Batch) -> None:
         attributes = span.attributes or {}
-        dimensions: dict[str, AttributeValue] = {
-            name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
-        }
-        dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
-        if call.provider is not None:
-            dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
-        agent = batch.agent_name(span)
-        if agent is not None:
-            dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+        dimensions = _llm_dimensions(attributes, call, batch.agent_name(span))
         # What a nested LLM span of the same call measured fills what this one lacks.
         nested_spans = [d for d in batch.descendants(span) if batch.call(d) is not None]
-        nested = [d.attributes or {} for d in nested_spans]
         calls = [call, *(c for d in nested_spans if (c := batch.call(d)) is not None)]
-        input_tokens = next((c.input_tokens for c in calls if c.input_tokens is not None), None)
-        output_tokens = next((c.output_tokens for c in calls if c.output_tokens is not None), None)
         for token_type, count in (
-            (semconv.TOKEN_TYPE_INPUT, input_tokens),
-            (semconv.TOKEN_TYPE_OUTPUT, output_tokens),
+            (semconv.TOKEN_TYPE_INPUT, _first(c.input_tokens for c in calls)),
+            (semconv.TOKEN_TYPE_OUTPUT, _first(c.output_tokens for c in calls)),
         ):
             if count is not None:
                 self._token_usage.record(
                     count, {**dimensions, semconv.GEN_AI_TOKEN_TYPE: token_type}
                 )
-        cost = next(
-            (
-                value
-                for a in (attributes, *nested)
-                if (value := _nonnegative(a.get(semconv.COST_USD))) is not None
-            ),
-            None,
+        cost = _first(
+            _nonnegative(a.get(semconv.COST_USD))
+            for a in (attributes, *(d.attributes or {} for d in nested_spans))
         )
         if cost is not None:
             self._cost.add(cost, dimensions)
+        self._record_timing(span, attributes, dimensions)
+
+    def _record_timing(
+        self,
+        span: ReadableSpan,
+        attributes: Mapping[str, Any],
+        dimensions: dict[str, AttributeValue],
+    ) -> None:
+        """Duration and time to first chunk, with the call's error type as a dimension."""
         timed = dict(dimensions)
         error = attributes.get(semconv.ERROR_TYPE)
         if isinstance(error, str) and error:
@@ -221,43 +225,135 @@ class SpanMetrics:
             self._first_chunk.record(first_chunk, timed)
 
     def _record_findings(self, batch: _Batch) -> None:
-        seen: set[tuple[Any, ...]] = set()
         root = next((s for s in batch.spans if s.parent is None or s.parent.is_remote), None)
-        workflow = (root.attributes or {}).get(semconv.GEN_AI_WORKFLOW_NAME) if root else None
-        base: dict[str, AttributeValue] = {}
-        if isinstance(workflow, str) and workflow:
-            base[semconv.GEN_AI_WORKFLOW_NAME] = workflow
+        base = _workflow_dimensions(root)
+        seen: set[tuple[Any, ...]] = set()
         for span in batch.spans:
-            for event in span.events:
-                if event.name != semconv.FINDING_EVENT:
-                    continue
-                attributes = event.attributes or {}
-                kind = attributes.get(semconv.FINDING_EVENT_KIND)
-                if not isinstance(kind, str):
-                    continue
+            for attributes in _finding_events(span):
                 # One finding may be written on each span it concerns: count it once.
-                key = (
-                    kind,
-                    attributes.get(semconv.FINDING_EVENT_MESSAGE),
-                    *_span_ids_key(attributes.get(semconv.FINDING_EVENT_SPAN_IDS)),
-                )
+                key = _finding_key(attributes)
                 if key in seen:
                     continue
                 seen.add(key)
-                dimensions = {**base, semconv.FINDING_KIND: kind}
-                severity = attributes.get(semconv.FINDING_EVENT_SEVERITY)
-                if isinstance(severity, str):
-                    dimensions[semconv.FINDING_EVENT_SEVERITY] = severity
-                agent = batch.agent_name(span)
-                if agent is not None:
-                    dimensions[semconv.GEN_AI_AGENT_NAME] = agent
-                self._findings.add(1, dimensions)
+                self._findings.add(1, _finding_dimensions(base, attributes, batch.agent_name(span)))
         if not seen and root is not None:
             # No finding events: the root's list of kinds is all the analysis left.
             kinds = (root.attributes or {}).get(semconv.TRACE_FINDING_KINDS)
             for kind in kinds if isinstance(kinds, (list, tuple)) else ():
                 if isinstance(kind, str):
                     self._findings.add(1, {**base, semconv.FINDING_KIND: kind})
+
+
+def _first(values: Iterable[Any]) -> Any:
+    """The first value that is not None (None when all are)."""
+    return next((value for value in values if value is not None), None)
+
+
+def _llm_dimensions(
+    attributes: Mapping[str, Any], call: LlmCall, agent: str | None
+) -> dict[str, AttributeValue]:
+    """The LLM metrics' dimensions: the span's GenAI attributes, its operation and agent."""
+    dimensions: dict[str, AttributeValue] = {
+        name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
+    }
+    dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
+    if call.provider is not None:
+        dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
+    if agent is not None:
+        dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+    return dimensions
+
+
+def _workflow_dimensions(root: ReadableSpan | None) -> dict[str, AttributeValue]:
+    workflow = (root.attributes or {}).get(semconv.GEN_AI_WORKFLOW_NAME) if root else None
+    return (
+        {semconv.GEN_AI_WORKFLOW_NAME: workflow} if isinstance(workflow, str) and workflow else {}
+    )
+
+
+def _finding_events(span: ReadableSpan) -> Iterable[Mapping[str, Any]]:
+    """The attributes of the span's finding events that name a kind."""
+    for event in span.events:
+        attributes = event.attributes or {}
+        if (
+            event.name == semconv.FINDING_EVENT
+            and isinstance(attributes.get(semconv.FINDING_EVENT_KIND), str)
+            and not attributes.get(semconv.FINDING_EVENT_ROOT_COPY)  # counted on its own spans
+        ):
+            yield attributes
+
+
+def _finding_key(attributes: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        attributes.get(semconv.FINDING_EVENT_KIND),
+        attributes.get(semconv.FINDING_EVENT_MESSAGE),
+        *_span_ids_key(attributes.get(semconv.FINDING_EVENT_SPAN_IDS)),
+    )
+
+
+def _finding_dimensions(
+    base: Mapping[str, AttributeValue], attributes: Mapping[str, Any], agent: str | None
+) -> dict[str, AttributeValue]:
+    dimensions = {**base, semconv.FINDING_KIND: attributes[semconv.FINDING_EVENT_KIND]}
+    severity = attributes.get(semconv.FINDING_EVENT_SEVERITY)
+    if isinstance(severity, str):
+        dimensions[semconv.FINDING_EVENT_SEVERITY] = severity
+    if agent is not None:
+        dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+    return dimensions
+
+
+class _OperationDurations:
+    """``gen_ai.invoke_agent.duration`` (agent and, as in semantic-conventions-genai v0.1.0,
+    workflow spans) and ``gen_ai.execute_tool.duration``, from finished spans."""
+
+    _AGENT_OPERATIONS = (semconv.OP_INVOKE_AGENT, semconv.OP_INVOKE_WORKFLOW)
+
+    def __init__(self, meter: Meter) -> None:
+        self._agent = meter.create_histogram(
+            semconv.METRIC_INVOKE_AGENT_DURATION,
+            unit=_UNIT_SECONDS,
+            description="Duration of agent and workflow invocations",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._tool = meter.create_histogram(
+            semconv.METRIC_EXECUTE_TOOL_DURATION,
+            unit=_UNIT_SECONDS,
+            description="Duration of tool executions",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+
+    def record(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+        if operation == semconv.OP_EXECUTE_TOOL:
+            histogram, names = self._tool, _TOOL_DIMENSIONS
+        elif operation in self._AGENT_OPERATIONS:
+            histogram, names = self._agent, _AGENT_DIMENSIONS
+        else:
+            return
+        if span.start_time is None or span.end_time is None:
+            return
+        dimensions: dict[str, AttributeValue] = {
+            name: value for name in names if (value := attributes.get(name)) is not None
+        }
+        if semconv.ERROR_TYPE not in dimensions and span.status.status_code is StatusCode.ERROR:
+            dimensions[semconv.ERROR_TYPE] = _OTHER_ERROR
+        histogram.record(max(span.end_time - span.start_time, 0) / 1e9, dimensions)
+
+
+_AGENT_DIMENSIONS = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.ERROR_TYPE,
+)
+_TOOL_DIMENSIONS = (
+    semconv.GEN_AI_TOOL_NAME,
+    semconv.GEN_AI_TOOL_TYPE,
+    semconv.GEN_AI_AGENT_NAME,
+    semconv.ERROR_TYPE,
+)
 
 
 def _span_ids_key(ids: Any) -> tuple[Any, ...]:
@@ -337,19 +433,44 @@ def _metrics_endpoint(config: Config) -> str | None:
     return endpoint.rstrip("/") + "/v1/metrics" if "/" not in scheme_and_host else endpoint
 
 
+def delta_temporality() -> dict[type, Any] | None:
+    """Delta for counters and histograms, unless the user chose with the standard variable.
+
+    A process that lives a second exports its counts once. Sent as deltas, the Collector
+    (collector/config.yaml: resource identity dropped, then ``deltatocumulative``) adds every
+    process's counts onto one cumulative series per dimension set, which Prometheus queries see
+    grow; cumulative series from each process would each appear once with their final value, and
+    ``increase()``/``rate()`` never count a series' first sample (docs/stack.md).
+    """
+    if os.environ.get(_TEMPORALITY_VARIABLE, "").strip():
+        return None  # the exporter reads the variable itself
+    from opentelemetry.sdk.metrics import Counter, Histogram, ObservableCounter
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    delta = AggregationTemporality.DELTA
+    return {Counter: delta, Histogram: delta, ObservableCounter: delta}
+
+
 def _otlp_metric_exporter(config: Config) -> Any:
     timeout = config.export_timeout_s
+    temporality = delta_temporality()
     if (config.otlp_protocol or "grpc") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
-        return GrpcMetricExporter(endpoint=_metrics_endpoint(config), timeout=timeout)
+        return GrpcMetricExporter(
+            endpoint=_metrics_endpoint(config),
+            timeout=timeout,
+            preferred_temporality=temporality,
+        )
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return HttpMetricExporter(endpoint=_metrics_endpoint(config), timeout=timeout)
+    return HttpMetricExporter(
+        endpoint=_metrics_endpoint(config), timeout=timeout, preferred_temporality=temporality
+    )
 
 
 def _readers(config: Config) -> list[Any]:
@@ -376,10 +497,17 @@ class MetricsInstallation:
     provider: Any
     owned: bool
     shutdown_timeout_s: float
+    # Hands the spans still held for analysis to the recorder (the trace processor's flush).
+    flush_spans: Callable[[], Any] | None = None
     _stopped: bool = False
 
     def shutdown(self) -> None:
-        """Stop the GPU gauges; flush and shut down the provider if agentspans created it."""
+        """Stop the GPU gauges; flush and shut down the provider if agentspans created it.
+
+        Also the interpreter-exit hook of a provider agentspans created: a script that just
+        exits still delivers its metrics. atexit runs hooks last-registered first, so this one
+        runs before the tracer provider's; the spans it still holds are recorded first.
+        """
         global _gauge_sampler
         if self._stopped:
             return
@@ -390,6 +518,11 @@ class MetricsInstallation:
         from agentspans._setup import _SilenceExporterRetries
 
         atexit.unregister(self.shutdown)
+        if self.flush_spans is not None:
+            try:
+                self.flush_spans()
+            except Exception:
+                logger.debug("agentspans: span flush before metrics shutdown failed", exc_info=True)
         # The exporter's retry warnings stay quiet until its last retry has given up.
         silencer = _SilenceExporterRetries()
         silencer.install()
@@ -442,7 +575,7 @@ def install_metrics(
             metric_readers=readers, resource=resource or Resource.create(), shutdown_on_exit=False
         )
         owned = True
-    from agentspans import __version__
+    from agentspans._version import __version__
 
     recorder = SpanMetrics(provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__))
     _gauge_sampler = sampler if sampler is not None and sampler.has_gpu else None

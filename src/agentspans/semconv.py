@@ -20,6 +20,8 @@ GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+# The id of the tool call a tool span executes (set by framework integrations, which know it).
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
@@ -69,6 +71,11 @@ COST_USD: Final = "agentspans.cost.usd"
 # --- agentspans.* : documented in docs/attributes.md --------------------------------------------
 # Delegation patched by import path: what the coordinator asked the agent to do.
 DELEGATE_ACTION: Final = "agentspans.delegate.action"
+# Agent frameworks (docs/frameworks.md): the agents a graph node routed work to (LangGraph
+# Command goto, conditional edges, Send); the node it routed to gets HANDOFF_FROM_AGENT.
+ROUTE_TARGETS: Final = "agentspans.route.targets"
+# The framework's own step number of a graph node's run (LangGraph's superstep).
+FRAMEWORK_STEP: Final = "agentspans.framework.step"
 # Where the instrumented callable lives (module.qualname) for decorated and patched functions.
 CODE_FUNCTION: Final = "code.function.name"
 
@@ -79,6 +86,11 @@ STREAM_OUTCOME: Final = "agentspans.stream.outcome"
 REQUEST_CONTEXT_WINDOW: Final = "agentspans.request.context_window"
 COST_ESTIMATED: Final = "agentspans.cost.estimated"
 PRICE_SOURCE: Final = "agentspans.cost.price_source"
+# Dependency evidence, without content (wrappers/_evidence.py): the tool calls a response asked
+# for, the tool results a request carries back (both by tool-call id), the request's messages.
+RESPONSE_TOOL_CALL_IDS: Final = "agentspans.response.tool_call_ids"
+REQUEST_TOOL_RESULT_IDS: Final = "agentspans.request.tool_result_ids"
+REQUEST_MESSAGE_COUNT: Final = "agentspans.request.message_count"
 
 # Resource usage while the span was open (from the background sampler's timeline).
 CPU_TIME_S: Final = "agentspans.process.cpu.time_s"
@@ -102,6 +114,9 @@ ROLLUP_TOOL_CALLS: Final = "agentspans.rollup.tool_calls"
 CRITICAL_PATH_SELF_MS: Final = "agentspans.critical_path.self_ms"
 CRITICAL_PATH_ON_PATH: Final = "agentspans.critical_path.on_path"
 CRITICAL_PATH_COMPOSITION: Final = "agentspans.critical_path.composition"
+# The path in order, one readable string per stretch, and the whole answer in one line.
+CRITICAL_PATH_STEPS: Final = "agentspans.critical_path.steps"
+SUMMARY: Final = "agentspans.summary"
 TRACE_DURATION_MS: Final = "agentspans.trace.duration_ms"
 COORDINATION_OVERHEAD_MS: Final = "agentspans.coordination_overhead_ms"
 COORDINATION_OVERHEAD_SHARE: Final = "agentspans.coordination_overhead_share"
@@ -124,6 +139,10 @@ FINDING_EVENT_MESSAGE: Final = "agentspans.finding.message"
 FINDING_EVENT_SPAN_IDS: Final = "agentspans.finding.span_ids"
 # How many spans the finding concerns (the id list above stops at 32).
 FINDING_EVENT_SPAN_COUNT: Final = "agentspans.finding.span_count"
+# On the root's copy of a finding that concerns other spans (counters skip it).
+FINDING_EVENT_ROOT_COPY: Final = "agentspans.finding.root_copy"
+# What a parallelizable_sequence rests on: "tool_call_ids" or "structure".
+FINDING_EVENT_EVIDENCE: Final = "agentspans.finding.evidence"
 
 # Instrumentation scope of every span agentspans starts itself.
 INSTRUMENTATION_SCOPE: Final = "agentspans"
@@ -156,6 +175,10 @@ METRIC_FINDINGS: Final = "agentspans.findings"
 METRIC_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"
 METRIC_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
 METRIC_GPU_UTILIZATION: Final = "hw.gpu.utilization"
+# Spans the trace processor exported without analysis / dropped, by reason (processors/pipeline).
+METRIC_SPANS_UNANALYSED: Final = "agentspans.spans.unanalysed"
+METRIC_SPANS_DROPPED: Final = "agentspans.spans.dropped"
+OVERFLOW_REASON: Final = "agentspans.overflow.reason"
 # Metric attributes from the GenAI and hardware conventions.
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 TOKEN_TYPE_INPUT: Final = "input"
@@ -181,6 +204,26 @@ ROLLUP_VRAM_PEAK_BYTES: Final = "agentspans.rollup.gpu.memory.peak_bytes"
 ROLLUP_PRICED_CALLS: Final = "agentspans.rollup.priced_calls"
 # On the root: one line per problem the analysis met in the input (orphans, clock skew, ...).
 ANALYSIS_PROBLEMS: Final = "agentspans.analysis.problems"
+
+# --- agent frameworks (wrappers/openai_agents.py, mcp.py; docs/frameworks.md) -------------------
+# GenAI conventions (semantic-conventions-genai v0.1.0): the conversation (thread, session, the
+# Agents SDK's trace group id) a run belongs to, and the id of the model's tool call.
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+# A handoff from one agent to another (the conventions have no handoff span).
+HANDOFF_FROM_AGENT: Final = "agentspans.handoff.from_agent"
+HANDOFF_TO_AGENT: Final = "agentspans.handoff.to_agent"
+# A guardrail run by the framework (the Agents SDK's input/output guardrails).
+GUARDRAIL_NAME: Final = "agentspans.guardrail.name"
+GUARDRAIL_TRIGGERED: Final = "agentspans.guardrail.triggered"
+# MCP conventions (the GenAI conventions' MCP page) on MCP tool calls.
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
+# error.type of an MCP tool call whose result says isError (the MCP page's value).
+MCP_TOOL_ERROR: Final = "tool_error"
+# Duration histograms of finished agent / workflow and tool spans (GenAI conventions).
+METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
+METRIC_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 
 # --- LLM client wrappers (wrappers/openai.py, anthropic.py, litellm.py) --------------------------
 # Requested embedding size (GenAI conventions).

@@ -9,8 +9,10 @@
         assert [s.name for s in spans.children(root)] == ["invoke_agent research"]
 
 ``capture_spans`` instruments with a private SDK ``TracerProvider`` and an in-memory exporter
-(nothing leaves the process) and uninstruments on exit. Spans come back after the trace
-processor has enriched and analysed them, exactly as an exporter would receive them.
+(nothing leaves the process) and uninstruments on exit; inside an app that is instrumented
+already it taps the running instrumentation instead and leaves it as it was. Spans come back
+after the trace processor has enriched and analysed them, exactly as an exporter would receive
+them.
 """
 
 from __future__ import annotations
@@ -73,9 +75,19 @@ class CapturedSpans:
 
 @contextmanager
 def capture_spans(**instrument_options: Any) -> Iterator[CapturedSpans]:
-    """Instrument into an in-memory exporter for the duration of the block."""
+    """Instrument into an in-memory exporter for the duration of the block.
+
+    Inside an app that is instrumented already, the block's spans are captured from the running
+    instrumentation (its options apply; ``instrument_options`` must then be empty) and the app
+    stays instrumented as it was afterwards.
+    """
     import agentspans
 
+    current = agentspans.instrumentation()
+    if current is not None:
+        with _capture_from(current, instrument_options) as captured:
+            yield captured
+        return
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -85,3 +97,27 @@ def capture_spans(**instrument_options: Any) -> Iterator[CapturedSpans]:
         yield CapturedSpans(provider, exporter)
     finally:
         agentspans.uninstrument()
+
+
+@contextmanager
+def _capture_from(current: Any, instrument_options: dict[str, Any]) -> Iterator[CapturedSpans]:
+    processor = current.processor
+    if instrument_options:
+        raise RuntimeError(
+            "agentspans.testing.capture_spans(...): the app is instrumented already, so options "
+            f"({', '.join(sorted(instrument_options))}) cannot apply; call it without options, "
+            "or uninstrument() first"
+        )
+    if processor is None:
+        raise RuntimeError(
+            "agentspans.testing.capture_spans(): the app's tracer provider is not the "
+            "OpenTelemetry SDK's, so finished spans cannot be captured"
+        )
+    exporter = InMemorySpanExporter()
+    tap = SimpleSpanProcessor(exporter)
+    processor.downstream = (*processor.downstream, tap)
+    try:
+        yield CapturedSpans(current.provider, exporter)
+    finally:
+        processor.force_flush()
+        processor.downstream = tuple(p for p in processor.downstream if p is not tap)

@@ -37,8 +37,9 @@ def test_sequential_tools_are_all_on_the_path_back_to_back() -> None:
         ("root", 90.0, 100.0),
     ]
     assert result.path_self_ms == {"root": 20.0, "a": 30.0, "b": 30.0, "c": 20.0}
-    # The root is always a coordinator: its own time is 100 - (90 - 10) = 20.
-    assert result.coordination_overhead_ms == 20.0
+    # One agent running its own tools delegated to no other agent: no coordination overhead,
+    # although its own time (100 - (90 - 10) = 20) is on the path.
+    assert result.coordination_overhead_ms == 0.0
     assert result.duration_ms == 100.0
 
 
@@ -84,7 +85,8 @@ def test_children_that_outlive_or_precede_their_parent_are_clipped_or_dropped() 
         ("t", 40.0, 50.0),
         ("root", 50.0, 100.0),
     ]
-    # Own time of root: 100 - |[0,5] u [10,50]| = 55 (q is outside root's window).
+    # Own time of root: 100 - |[0,5] u [10,50]| = 55 (q is outside root's window); a, which
+    # only runs its tool t, delegated to no agent, so its own time is not coordination.
     assert result.coordination_overhead_ms == 55.0
     # Every span is still counted, clipped or not.
     assert result.totals.tool_calls == 3

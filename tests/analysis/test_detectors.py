@@ -25,10 +25,11 @@ def test_coordinator_idling_between_delegations() -> None:
     """coordinator 0-1000 delegates research 100-400 (tool 150-350), idles 400-600, then
     writer 600-900, which delegates editor 700-800.
 
-    Coordinators: the root and writer (it delegates to an agent); research only calls a tool.
+    Coordinators: the root and writer (they delegate to agents); research only calls a tool.
     Own time: root 1000 - 300 - 300 = 400; writer 300 - 100 = 200; overhead 600 (60%).
     On the path: root 0-100, 400-600, 900-1000 (400) and writer 600-700, 800-900 (200), so the
-    saving is 600, 60% of the trace: high.
+    saving is 600, 60% of the trace but under severity_high_ms (1000 ms) in absolute terms:
+    medium.
     """
     result, found = findings_of(
         [
@@ -44,7 +45,7 @@ def test_coordinator_idling_between_delegations() -> None:
     assert finding.kind == "coordination_overhead"
     assert finding.span_ids == ("coordinator", "writer")
     assert finding.estimated_savings_ms == 600.0
-    assert finding.severity == "high"
+    assert finding.severity == "medium"
     assert "coordinator" in finding.message
     # The agent table: own time of each agent span.
     own = {a.name: a.own_ms for a in result.agents}
@@ -61,8 +62,9 @@ def test_coordination_overhead_below_its_share_is_not_reported() -> None:
 
 def test_parallelizable_sequence_saving_is_sum_minus_longest() -> None:
     """Three tools 0-100, 100-300, 300-350 back to back: 350 sequential, longest 200, so
-    running them together saves 150 (of a 400 trace: 37.5%, high). d 360-400 and e 370-400
-    overlap each other: they already ran in parallel and belong to no run."""
+    running them together saves 150 (of a 400 trace: 37.5%, high by share, but 150 ms is under
+    severity_high_ms: medium). d 360-400 and e 370-400 overlap each other: they already ran in
+    parallel and belong to no run. No model call precedes them: the evidence is structure."""
     _, found = findings_of(
         [
             agent("root", None, 0, 400),
@@ -78,8 +80,9 @@ def test_parallelizable_sequence_saving_is_sum_minus_longest() -> None:
     assert finding.kind == "parallelizable_sequence"
     assert finding.span_ids == ("a", "b", "c")
     assert finding.estimated_savings_ms == 150.0
-    assert finding.severity == "high"
+    assert finding.severity == "medium"
     assert finding.details["sequential_ms"] == 350.0
+    assert finding.details["evidence"] == "structure"
 
 
 def test_parallel_calls_and_short_runs_are_not_parallelizable() -> None:

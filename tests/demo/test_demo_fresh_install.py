@@ -267,7 +267,11 @@ def test_report_names_the_idle_coordinator_with_its_overhead(run: Run) -> None:
     # The coordinator deliberates three times (0.6 s each) between its delegations.
     assert own >= 1800
     (saving,) = _findings(run.output)["coordination_overhead"]
-    assert abs(saving - own) <= 1, (saving, own)
+    # Every agent that delegated and waited coordinates (docs/analysis.md): the coordinator's
+    # deliberation, plus the few ms the agents spent between their own calls; the saving is the
+    # part on the critical path, so at most all of their own time.
+    agents = [s for s in run.spans if s["name"].startswith("invoke_agent ")]
+    assert own - 1 <= saving <= sum(tree.own_ms(s) for s in agents) + 1, (saving, own)
     assert own / _ms(root) >= 0.2  # above the detector's default share
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import agentspans
 from agentspans._config import DEFAULT_FILE_PATH, ConfigError, resolve
+from agentspans.wrappers import INTEGRATIONS
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.file_path == DEFAULT_FILE_PATH
     assert config.otlp_protocol is None
     assert config.service_name is None
-    assert config.libraries == ("openai", "anthropic", "litellm")
+    # Every integration, the LLM clients first (frameworks: docs/frameworks.md).
+    assert config.libraries[:3] == ("openai", "anthropic", "litellm")
+    assert config.libraries == tuple(INTEGRATIONS)
+    assert {"openai_agents", "mcp", "langchain", "crewai"} <= set(config.libraries)
 
 
 def test_environment_then_arguments(monkeypatch: pytest.MonkeyPatch) -> None:

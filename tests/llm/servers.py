@@ -1,7 +1,7 @@
 """Threaded HTTP servers on 127.0.0.1 that speak OpenAI's and Anthropic's wire formats.
 
-One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``
-(OpenAI) and ``/v1/messages`` (Anthropic), as JSON or as server-sent events when the request says
+One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``,
+the legacy ``/v1/completions`` (OpenAI) and ``/v1/messages`` (Anthropic), as JSON or as server-sent events when the request says
 ``"stream": true``. A fault is chosen per request by a ``+fault`` suffix on the model name
 (``"gpt-4o-mini+429"``), so concurrent tests never share server state:
 
@@ -13,7 +13,10 @@ One :class:`FakeProvider` answers ``/v1/chat/completions``, ``/v1/responses``, `
 ``429`` / ``500``  an error status with the provider's error body
 ``malformed``      a 200 whose JSON body is broken
 ``slow``           50 ms before the first chunk
+``late``           the last event (or a JSON body, after its headers) held back by 500 ms
 ``vllm`` / ``llamacpp`` / ``ollama``  the extra fields those servers put in a chat completion
+``tools<N>``       chat: unless the request's last message is a tool result, ask for N tool
+                   calls (ids ``call_<request number>_<k>``) to the request's tools in turn
 
 Every request is recorded (path, headers, JSON body) in :attr:`FakeProvider.requests`.
 """
@@ -54,6 +57,9 @@ ANTHROPIC_USAGE = {
     "cache_creation_input_tokens": 2,
 }
 SLOW_FIRST_CHUNK_S = 0.05
+LATE_LAST_EVENT_S = 0.5
+# What the server answers a request for structured output (a ``json_schema`` response format).
+STRUCTURED_REPLY = {"greeting": REPLY_TEXT}
 # What self-hosted servers add to a chat completion (``+vllm`` etc. on the model name).
 SERVER_SIGNATURES: dict[str, dict[str, Any]] = {
     "vllm": {"prompt_logprobs": None, "kv_transfer_params": None},
@@ -106,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/v1/chat/completions": self._chat,
             "/v1/responses": self._responses,
             "/v1/embeddings": self._embeddings,
+            "/v1/completions": self._completions,
             "/v1/messages": self._messages,
         }.get(self.path.split("?")[0])
         if route is None:
@@ -131,25 +138,33 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(status, {"error": {"message": message, "type": kind, "code": None}})
 
-    def _send(self, status: int, data: bytes, content_type: str) -> None:
+    def _send(self, status: int, data: bytes, content_type: str, late: bool = False) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
+        self.send_header("x-request-id", "req_test_1")
         self.end_headers()
+        if late:
+            self.wfile.flush()
+            time.sleep(LATE_LAST_EVENT_S)
         self.wfile.write(data)
 
-    def _json(self, status: int, document: Any) -> None:
-        self._send(status, json.dumps(document).encode(), "application/json")
+    def _json(self, status: int, document: Any, late: bool = False) -> None:
+        self._send(status, json.dumps(document).encode(), "application/json", late)
 
     def _stream(self, events: Iterator[tuple[str | None, Any]], fault: str | None) -> None:
         """Send ``(event name, data)`` pairs as SSE in a chunked body."""
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-request-id", "req_test_1")
         self.end_headers()
         if fault == "slow":
             time.sleep(SLOW_FIRST_CHUNK_S)
-        for index, (event, data) in enumerate(events):
+        frames = list(events)
+        for index, (event, data) in enumerate(frames):
+            if fault == "late" and index == len(frames) - 1:
+                time.sleep(LATE_LAST_EVENT_S)
             if fault == "truncated" and index == 3:
                 self.wfile.write(b"5\r\ndata:")  # a chunk promised and never finished
                 self.wfile.flush()
@@ -178,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": REPLY_TEXT},
+                        "message": {"role": "assistant", "content": _reply(body)},
                         "finish_reason": None if nulls else "stop",
                         "logprobs": None,
                     }
@@ -187,13 +202,43 @@ class _Handler(BaseHTTPRequestHandler):
             if fault != "missing_usage":
                 document["usage"] = usage
             document.update(SERVER_SIGNATURES.get(fault or "", {}))
+            calls = self._tool_calls(body, fault)
+            if calls:
+                document["choices"][0]["message"] = {"role": "assistant", "tool_calls": calls}
+                document["choices"][0]["finish_reason"] = "tool_calls"
             if fault == "unknown_fields":
                 document["surprise"] = {"nested": [1, 2]}
                 document["choices"][0]["mystery"] = True
                 document["usage"] = {**OPENAI_USAGE, "new_counter": 3}
-            self._json(200, document)
+            self._json(200, document, late=fault == "late")
             return
         self._stream(self._chat_chunks(body, model, fault), fault)
+
+    # -- OpenAI legacy completions ---------------------------------------------------------------
+    def _completions(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        base = {
+            "id": "cmpl-test-1",
+            "object": "text_completion",
+            "created": 1700000000,
+            "model": model,
+        }
+        if not body.get("stream"):
+            choice = {"index": 0, "text": REPLY_TEXT, "finish_reason": "length", "logprobs": None}
+            document = {**base, "choices": [choice], "usage": OPENAI_USAGE}
+            self._json(200, document, late=fault == "late")
+            return
+
+        def chunks() -> Iterator[tuple[str | None, Any]]:
+            for word in REPLY_WORDS:
+                choice = {"index": 0, "text": word, "finish_reason": None, "logprobs": None}
+                yield None, {**base, "choices": [choice]}
+            final = {"index": 0, "text": "", "finish_reason": "length", "logprobs": None}
+            yield None, {**base, "choices": [final]}
+            if (body.get("stream_options") or {}).get("include_usage"):
+                yield None, {**base, "choices": [], "usage": OPENAI_USAGE}
+            yield None, "[DONE]"
+
+        self._stream(chunks(), fault)
 
     def _chat_chunks(
         self, body: dict[str, Any], model: str, fault: str | None
@@ -207,7 +252,22 @@ class _Handler(BaseHTTPRequestHandler):
         }
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         yield None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
-        for word in REPLY_WORDS:
+        calls = self._tool_calls(body, fault)
+        for k, call in enumerate(calls):
+            # As OpenAI streams them: the id and name first, the arguments after.
+            first = {"index": k, "id": call["id"], "type": "function"}
+            first["function"] = {"name": call["function"]["name"], "arguments": ""}
+            yield None, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]}
+            rest = {"index": k, "function": {"arguments": call["function"]["arguments"]}}
+            yield None, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [rest]}}]}
+        if calls:
+            finish = {"index": 0, "delta": {}, "finish_reason": "tool_calls"}
+            yield None, {**base, "choices": [finish]}
+            if include_usage:
+                yield None, {**base, "choices": [], "usage": OPENAI_USAGE}
+            yield None, "[DONE]"
+            return
+        for word in _words(body):
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": word}}]}
             if fault == "unknown_fields":
                 chunk["extra"] = "x"
@@ -225,8 +285,28 @@ class _Handler(BaseHTTPRequestHandler):
             yield None, {**base, "choices": [], "usage": None if nulls else OPENAI_USAGE}
         yield None, "[DONE]"
 
+    def _tool_calls(self, body: dict[str, Any], fault: str | None) -> list[dict[str, Any]]:
+        """The tool calls a ``tools<N>`` request is answered with (none after a tool result)."""
+        if not fault or not fault.startswith("tools") or not fault[5:].isdigit():
+            return []
+        messages = body.get("messages") or [{}]
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+        if not tools or (isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"):
+            return []
+        number = len(self.server.provider.requests)
+        return [
+            {
+                "id": f"call_{number}_{k}",
+                "type": "function",
+                "function": {"name": tools[k % len(tools)], "arguments": json.dumps({"k": k})},
+            }
+            for k in range(int(fault[5:]))
+        ]
+
     # -- OpenAI responses ------------------------------------------------------------------------
-    def _response_document(self, model: str, fault: str | None, status: str) -> dict[str, Any]:
+    def _response_document(
+        self, model: str, fault: str | None, status: str, text: str = REPLY_TEXT
+    ) -> dict[str, Any]:
         nulls = fault == "nulls"
         document: dict[str, Any] = {
             "id": None if nulls else "resp_test_1",
@@ -240,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "id": "msg_test_1",
                     "status": "completed",
                     "role": "assistant",
-                    "content": [{"type": "output_text", "text": REPLY_TEXT, "annotations": []}],
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
                 }
             ],
             "parallel_tool_calls": True,
@@ -252,8 +332,11 @@ class _Handler(BaseHTTPRequestHandler):
         return document
 
     def _responses(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        structured = ((body.get("text") or {}).get("format") or {}).get("type") == "json_schema"
+        text = json.dumps(STRUCTURED_REPLY) if structured else REPLY_TEXT
         if not body.get("stream"):
-            self._json(200, self._response_document(model, fault, "completed"))
+            document = self._response_document(model, fault, "completed", text)
+            self._json(200, document, late=fault == "late")
             return
 
         def events() -> Iterator[tuple[str | None, Any]]:
@@ -293,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "sequence_number": seq,
                 },
             )
-            for word in REPLY_WORDS:
+            for word in [text] if structured else REPLY_WORDS:
                 seq += 1
                 yield (
                     "response.output_text.delta",
@@ -313,7 +396,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "response.completed",
                 {
                     "type": "response.completed",
-                    "response": self._response_document(model, fault, "completed"),
+                    "response": self._response_document(model, fault, "completed", text),
                     "sequence_number": seq,
                 },
             )
@@ -337,14 +420,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, document)
 
     # -- Anthropic messages ----------------------------------------------------------------------
-    def _message_document(self, model: str, fault: str | None) -> dict[str, Any]:
+    def _message_document(
+        self, model: str, fault: str | None, text: str = REPLY_TEXT
+    ) -> dict[str, Any]:
         nulls = fault == "nulls"
         document: dict[str, Any] = {
             "id": None if nulls else "msg_test_1",
             "type": "message",
             "role": "assistant",
             "model": None if nulls else model,
-            "content": [{"type": "text", "text": REPLY_TEXT}],
+            "content": [{"type": "text", "text": text}],
             "stop_reason": None if nulls else "end_turn",
             "stop_sequence": None,
         }
@@ -355,13 +440,42 @@ class _Handler(BaseHTTPRequestHandler):
         return document
 
     def _messages(self, body: dict[str, Any], model: str, fault: str | None) -> None:
+        # structured output: ``output_config.format`` (``output_format`` in older betas)
+        asked = (body.get("output_config") or {}).get("format") or body.get("output_format")
+        text = json.dumps(STRUCTURED_REPLY) if isinstance(asked, dict) else REPLY_TEXT
         if not body.get("stream"):
-            self._json(200, self._message_document(model, fault))
+            document = self._message_document(model, fault, text)
+            anthropic_tools = [
+                {"function": {"name": t.get("name")}} for t in body.get("tools") or []
+            ]
+            last = (body.get("messages") or [{}])[-1]
+            if isinstance(last, dict) and isinstance(last.get("content"), list):
+                last = (
+                    {"role": "tool"}
+                    if any(
+                        isinstance(b, dict) and b.get("type") == "tool_result"
+                        for b in last["content"]
+                    )
+                    else last
+                )
+            calls = self._tool_calls({"tools": anthropic_tools, "messages": [last]}, fault)
+            if calls:
+                document["content"] = [
+                    {
+                        "type": "tool_use",
+                        "id": c["id"].replace("call", "toolu"),
+                        "name": c["function"]["name"],
+                        "input": {},
+                    }
+                    for c in calls
+                ]
+                document["stop_reason"] = "tool_use"
+            self._json(200, document, late=fault == "late")
             return
         nulls = fault == "nulls"
 
         def events() -> Iterator[tuple[str | None, Any]]:
-            start = self._message_document(model, fault)
+            start = self._message_document(model, fault, text)
             start["content"] = []
             start["stop_reason"] = None
             if isinstance(start.get("usage"), dict):
@@ -378,7 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
             yield "ping", {"type": "ping"}
             if fault == "unknown_fields":
                 yield "mystery_event", {"type": "mystery_event", "x": 1}
-            for word in REPLY_WORDS:
+            for word in [text] if text != REPLY_TEXT else REPLY_WORDS:
                 yield (
                     "content_block_delta",
                     {
@@ -402,6 +516,19 @@ class _Handler(BaseHTTPRequestHandler):
             yield "message_stop", {"type": "message_stop"}
 
         self._stream(events(), fault)
+
+
+def _structured(body: dict[str, Any]) -> bool:
+    return (body.get("response_format") or {}).get("type") == "json_schema"
+
+
+def _reply(body: dict[str, Any]) -> str:
+    """The reply's text: JSON matching the schema when structured output was asked for."""
+    return json.dumps(STRUCTURED_REPLY) if _structured(body) else REPLY_TEXT
+
+
+def _words(body: dict[str, Any]) -> list[str]:
+    return [json.dumps(STRUCTURED_REPLY)] if _structured(body) else REPLY_WORDS
 
 
 class _Server(ThreadingHTTPServer):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from tests.llm.conftest import API_KEY, llm_spans, only_llm_span
 from tests.llm.faults import Outcome, async_outcome
-from tests.llm.servers import OPENAI_USAGE, REPLY_TEXT, FakeProvider
+from tests.llm.servers import EMBEDDING_USAGE, OPENAI_USAGE, REPLY_TEXT, FakeProvider
 
 import agentspans
 from agentspans import semconv
@@ -166,3 +166,71 @@ def test_uninstrument_restores_litellm() -> None:
     finally:
         agentspans.uninstrument()
     assert (litellm.completion, litellm.acompletion) == before
+
+
+# -- Router and embeddings -----------------------------------------------------------------------
+def _router(provider: FakeProvider) -> Any:
+    deployment = {"model": "openai/gpt-4o-mini", "api_base": provider.base_url, "api_key": API_KEY}
+    embedder = {**deployment, "model": "openai/text-embedding-3-small"}
+    return litellm.Router(
+        model_list=[
+            {"model_name": "fast", "litellm_params": deployment},
+            {"model_name": "embedder", "litellm_params": embedder},
+        ],
+        num_retries=0,
+    )
+
+
+def test_router_completion_is_one_span(spans: CapturedSpans, provider: FakeProvider) -> None:
+    router = _router(provider)
+    in_agent(lambda: router.completion(model="fast", messages=MESSAGES))
+    check(spans)
+
+
+async def test_router_acompletion_streamed(spans: CapturedSpans, provider: FakeProvider) -> None:
+    router = _router(provider)
+
+    async def call() -> None:
+        stream = await router.acompletion(
+            model="fast", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        async for _ in stream:
+            pass
+
+    await in_async_agent(call)
+    check(spans, streamed=True)
+
+
+def check_embedding(spans: CapturedSpans) -> None:
+    span = only_llm_span(spans)
+    attrs = span.attributes
+    assert attrs is not None
+    assert span.name == "embeddings openai/text-embedding-3-small"
+    assert attrs[semconv.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert attrs[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+    assert attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] == EMBEDDING_USAGE["prompt_tokens"]
+    assert semconv.GEN_AI_USAGE_OUTPUT_TOKENS not in attrs  # embeddings report none
+    (root,) = spans.roots()
+    assert root.attributes is not None
+    assert root.attributes[semconv.TRACE_TOTAL_LLM_CALLS] == 1
+
+
+def test_embedding_over_openai_is_counted_once(
+    spans: CapturedSpans, provider: FakeProvider
+) -> None:
+    kw = {"api_base": provider.base_url, "api_key": API_KEY}
+    in_agent(lambda: litellm.embedding(model="openai/text-embedding-3-small", input=["a"], **kw))
+    check_embedding(spans)
+
+
+async def test_aembedding_and_router_embedding(provider: FakeProvider) -> None:
+    kw = {"api_base": provider.base_url, "api_key": API_KEY}
+    with capture_spans(metrics=False) as spans:
+        await in_async_agent(
+            lambda: litellm.aembedding(model="openai/text-embedding-3-small", input=["a"], **kw)
+        )
+        check_embedding(spans)
+    with capture_spans(metrics=False) as spans:
+        router = _router(provider)
+        await in_async_agent(lambda: router.aembedding(model="embedder", input=["a"]))
+        check_embedding(spans)

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,13 +206,18 @@ def start_collector(
     name: str,
     env: Mapping[str, str],
     ports: dict[str, int] | None = None,
+    overlays: Sequence[str] = (),
 ) -> Service:
     """A Collector running ``collector/{config}`` on free ports (``ports``, when given), with
-    ``env`` setting the destinations and knobs the file reads."""
+    ``env`` setting the destinations and knobs the file reads, and ``collector/{overlay}``
+    files merged over it (as docs/stack.md shows for collector/examples/)."""
     ports = ports or collector_ports()
+    argv = [str(binaries.otelcol), "--config", str(REPO / "collector" / config)]
+    for overlay in overlays:
+        argv += ["--config", str(REPO / "collector" / overlay)]
     service = Service(
         name,
-        [str(binaries.otelcol), "--config", str(REPO / "collector" / config)],
+        argv,
         collector_env(ports, env),
         workdir / f"{name}.log",
         ports,

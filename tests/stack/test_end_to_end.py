@@ -309,12 +309,16 @@ def test_critical_path_and_findings_are_on_the_right_spans(trace_from_jaeger: li
     kinds = set(root.attributes[semconv.TRACE_FINDING_KINDS])
     assert {"parallelizable_sequence", "repeated_call"} <= kinds
     assert root.attributes[semconv.TRACE_FINDINGS_COUNT] >= 2
+    # Each finding's event on the spans it concerns (the root's copies are checked below).
     events = [
         (span, attrs)
         for span in spans
         for name, attrs in span.events
-        if name == semconv.FINDING_EVENT
+        if name == semconv.FINDING_EVENT and not attrs.get(semconv.FINDING_EVENT_ROOT_COPY)
     ]
+    on_root = [attrs for name, attrs in root.events if name == semconv.FINDING_EVENT]
+    assert {attrs[semconv.FINDING_EVENT_KIND] for attrs in on_root} == kinds
+    assert "critical path: " in root.attributes[semconv.SUMMARY]
     assert {attrs[semconv.FINDING_EVENT_KIND] for _, attrs in events} == kinds
     for span, attrs in events:
         assert span.span_id in attrs[semconv.FINDING_EVENT_SPAN_IDS]

@@ -1,6 +1,7 @@
 """What a tree's spans did: which are LLM, tool and agent calls, and what they add up to.
 
-An LLM span is one whose ``gen_ai.operation.name`` is an LLM operation. When two
+An LLM span is one :func:`agentspans.llm_span.read_llm_call` recognises (ours, or another
+instrumentation's under its own names); its tokens and cost are read there too. When two
 instrumentations nest (litellm's span around openai's), only the outermost LLM span counts as a
 call; a count it lacks (tokens, cost) is taken from the first LLM span nested inside it that has
 it, so the call is counted once and with everything that was measured. Tool calls are
@@ -19,24 +20,7 @@ from agentspans import semconv
 from agentspans.analysis._build import rollup as make_rollup
 from agentspans.analysis.forest import Tree
 from agentspans.analysis.model import AgentSummary, Rollup, Totals
-
-_LLM = semconv.LLM_OPERATIONS
-
-
-def _count(value: Any) -> int | None:
-    if type(value) is int:  # the common case first: this runs for every LLM span
-        return value if value >= 0 else None
-    if isinstance(value, int):
-        return value if value >= 0 and not isinstance(value, bool) else None
-    if isinstance(value, float) and 0 <= value < math.inf:
-        return int(value)
-    return None
-
-
-def _amount(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if 0 <= value < math.inf else None
+from agentspans.llm_span import LlmCall, count, read_llm_call
 
 
 @dataclass(slots=True)
@@ -81,26 +65,34 @@ def _utilization(attributes: Mapping[str, Any], peak: int | None) -> float | Non
     return None
 
 
+def _empty(n: int) -> Accounts:
+    return Accounts(
+        operation=[None] * n,
+        llm=[False] * n,
+        tool=[False] * n,
+        agent=[False] * n,
+        input_tokens=[None] * n,
+        output_tokens=[None] * n,
+        cost=[None] * n,
+        agent_of=[-1] * n,
+        vram_peak=[None] * n,
+        fingerprint=[None] * n,
+        llm_nodes=[],
+        tool_nodes=[],
+        agent_nodes=[],
+        vram_utilization={},
+        failed=set(),
+        context_window={},
+        tokens_per_s={},
+    )
+
+
 def account(tree: Tree) -> Accounts:
+    """Classify every span (agent, tool, counted LLM call) and read what it measured."""
     n = len(tree)
     records, parent = tree.records, tree.parent
-    operation: list[str | None] = [None] * n
-    llm = [False] * n
-    tool = [False] * n
-    agent = [False] * n
-    inputs: list[int | None] = [None] * n
-    outputs: list[int | None] = [None] * n
-    cost: list[float | None] = [None] * n
-    agent_of = [-1] * n
-    vram: list[int | None] = [None] * n
-    fingerprints: list[str | None] = [None] * n
-    llm_nodes: list[int] = []
-    tool_nodes: list[int] = []
-    agent_nodes: list[int] = []
-    utilization: dict[int, float] = {}
-    failed: set[int] = set()
-    windows: dict[int, float] = {}
-    speeds: dict[int, float] = {}
+    acc = _empty(n)
+    agent_of, operation = acc.agent_of, acc.operation
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
     # Names bound locally: this loop runs once per span.
@@ -110,93 +102,80 @@ def account(tree: Tree) -> Accounts:
         semconv.OP_EXECUTE_TOOL,
     )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
-    fp_key, input_key, output_key, cost_key, window_key, speed_key = (
-        semconv.REQUEST_FINGERPRINT,
-        semconv.GEN_AI_USAGE_INPUT_TOKENS,
-        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
-        semconv.COST_USD,
-        semconv.REQUEST_CONTEXT_WINDOW,
-        semconv.OUTPUT_TOKENS_PER_SECOND,
-    )
-    llm_ops = _LLM
-    for i, record, p in zip(range(n), records, parent, strict=True):  # preorder
+    for i in range(n):  # preorder
+        record = records[i]
         attributes = record.attributes
         op = attributes.get(op_key)
-        if p >= 0:
-            above = outer_llm[i] = outer_llm[p]
-            if op == agent_op:
-                agent[i] = True
-                agent_of[i] = i
-                agent_nodes.append(i)
-            else:
-                agent_of[i] = agent_of[p]
-        else:
-            above = -1
-            if op == agent_op:
-                agent[i] = True
-                agent_of[i] = i
-                agent_nodes.append(i)
+        p = parent[i]
+        above = outer_llm[p] if p >= 0 else -1
+        outer_llm[i] = above
+        if op == agent_op:
+            acc.agent[i] = True
+            agent_of[i] = i
+            acc.agent_nodes.append(i)
+        elif p >= 0:
+            agent_of[i] = agent_of[p]
         if vram_key in attributes or utilization_key in attributes:
-            peak = vram[i] = _count(attributes.get(vram_key))
-            share = _utilization(attributes, peak)
-            if share is not None:
-                utilization[i] = share
-        if not isinstance(op, str):
-            continue
-        operation[i] = op
+            _read_vram(acc, i, attributes)
         if op == tool_op:
-            tool[i] = True
-            tool_nodes.append(i)
-            fingerprints[i] = _text(attributes.get(fp_key))
-            if record.error:
-                failed.add(i)
-        elif op in llm_ops:
-            in_tokens = _count(attributes.get(input_key))
-            out_tokens = _count(attributes.get(output_key))
-            usd = _amount(attributes.get(cost_key))
-            fp = _text(attributes.get(fp_key))
-            if above < 0:
-                llm[i] = True
-                llm_nodes.append(i)
-                outer_llm[i] = i
-                inputs[i], outputs[i], cost[i], fingerprints[i] = in_tokens, out_tokens, usd, fp
-                if record.error:
-                    failed.add(i)
-                above = i
-            else:
-                if inputs[above] is None:
-                    inputs[above] = in_tokens
-                if outputs[above] is None:
-                    outputs[above] = out_tokens
-                if cost[above] is None:
-                    cost[above] = usd
-                if fingerprints[above] is None:
-                    fingerprints[above] = fp
-            window = attributes.get(window_key)
-            if window is not None and (window := _positive(window)) is not None:
-                windows.setdefault(above, window)
-            speed = attributes.get(speed_key)
-            if speed is not None and (speed := _positive(speed)) is not None:
-                speeds.setdefault(above, speed)
-    return Accounts(
-        operation,
-        llm,
-        tool,
-        agent,
-        inputs,
-        outputs,
-        cost,
-        agent_of,
-        vram,
-        fingerprints,
-        llm_nodes,
-        tool_nodes,
-        agent_nodes,
-        utilization,
-        failed,
-        windows,
-        speeds,
+            operation[i] = op
+            _count_tool(acc, i, record)
+            continue
+        call = read_llm_call(attributes)
+        if call is not None:
+            operation[i] = call.operation
+            outer_llm[i] = _count_llm(acc, i, above, call, record)
+        elif isinstance(op, str):
+            operation[i] = op
+    return acc
+
+
+def _read_vram(acc: Accounts, i: int, attributes: Mapping[str, Any]) -> None:
+    peak = acc.vram_peak[i] = count(
+        attributes.get(semconv.VRAM_PEAK_BYTES), semconv.VRAM_PEAK_BYTES
     )
+    share = _utilization(attributes, peak)
+    if share is not None:
+        acc.vram_utilization[i] = share
+
+
+def _count_tool(acc: Accounts, i: int, record: Any) -> None:
+    acc.tool[i] = True
+    acc.tool_nodes.append(i)
+    acc.fingerprint[i] = _text(record.attributes.get(semconv.REQUEST_FINGERPRINT))
+    if record.error:
+        acc.failed.add(i)
+
+
+def _count_llm(acc: Accounts, i: int, above: int, call: LlmCall, record: Any) -> int:
+    """Count span ``i`` as an LLM call, or (inside one, ``above``) fill in what that call lacks;
+    returns the counted call's index."""
+    attributes = record.attributes
+    fp = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
+    if above < 0:
+        acc.llm[i] = True
+        acc.llm_nodes.append(i)
+        acc.input_tokens[i], acc.output_tokens[i] = call.input_tokens, call.output_tokens
+        acc.cost[i], acc.fingerprint[i] = call.cost_usd, fp
+        if record.error:
+            acc.failed.add(i)
+        above = i
+    else:
+        if acc.input_tokens[above] is None:
+            acc.input_tokens[above] = call.input_tokens
+        if acc.output_tokens[above] is None:
+            acc.output_tokens[above] = call.output_tokens
+        if acc.cost[above] is None:
+            acc.cost[above] = call.cost_usd
+        if acc.fingerprint[above] is None:
+            acc.fingerprint[above] = fp
+    window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
+    if window is not None and (window := _positive(window)) is not None:
+        acc.context_window.setdefault(above, window)
+    speed = attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND)
+    if speed is not None and (speed := _positive(speed)) is not None:
+        acc.tokens_per_s.setdefault(above, speed)
+    return above
 
 
 def _positive(value: Any) -> float | None:

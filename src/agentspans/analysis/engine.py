@@ -3,9 +3,7 @@ data: what is wrong with the input becomes a message in ``TraceAnalysis.problems
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from agentspans.analysis._build import segment
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
@@ -24,36 +22,24 @@ def analyze(
     """Analyse every trace in ``records``: one result per root (see ``forest`` for how orphans,
     several roots and cycles are split), in a fixed order."""
     limits = thresholds if thresholds is not None else Thresholds()
-    with _cyclic_gc_paused():
-        return [analyze_tree(tree, limits) for tree in build_forest(records)]
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while analysing.
-
-    The analysis allocates many small lists and tuples, none in a reference cycle, that die
-    together when it returns; the collector's passes over them, and over the whole heap, were
-    a third of the analysis time (benchmarks/analysis_scaling.py). Reference counting still
-    frees everything, and the collector resumes afterwards (unless it was off to begin with;
-    an application that switches it off while an analysis runs finds it back on).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    # No gc.disable() around this: the library leaves the process's collector as the app set
+    # it (docs/analysis.md, Performance, measures what the collector's passes cost).
+    return [analyze_tree(tree, limits) for tree in build_forest(records)]
 
 
 def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:
-    """The root and every agent span with another agent span anywhere beneath it."""
+    """The spans whose own time is coordination overhead (the contract in docs/analysis.md):
+    every agent span that delegates to at least one other agent span, and the root, when the
+    trace delegated at all (an agent span beneath it). A lone LLM call, tools alone, or one
+    agent working with its own model and tools delegate nothing, so they get none."""
     parent, agent_of = tree.parent, accounts.agent_of
     # The nearest agent above an agent span delegates to it.
     delegating = {agent_of[parent[i]] for i in accounts.agent_nodes if i > 0}
-    return [0, *(i for i in accounts.agent_nodes if i in delegating and i != 0)]
+    delegating.discard(-1)
+    found = [i for i in accounts.agent_nodes if i in delegating and i != 0]
+    if any(i != 0 for i in accounts.agent_nodes):
+        found.insert(0, 0)
+    return found
 
 
 def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:

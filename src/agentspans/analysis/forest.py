@@ -104,15 +104,23 @@ def _lone_tree(record: SpanRecord) -> Tree | None:
     return Tree(record.trace_id, [record], [-1], {}, [0], [end - start], [], start)
 
 
-def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
-    problems: list[str] = []
-    spans: dict[str, SpanRecord] = {}
-    repeats: dict[str, int] = {}
-    roots: list[SpanRecord] = []
-    orphans: list[SpanRecord] = []
-    # Children by parent id, whether or not the parent turns out to be in the input: one pass
-    # over the records, then one over the (far fewer) parent ids.
-    children: dict[str, list[SpanRecord]] = {}
+@dataclass(slots=True)
+class _Index:
+    """One trace's records sorted into roots, orphans and children by parent id."""
+
+    spans: dict[str, SpanRecord] = field(default_factory=dict)
+    # Span ids seen more than once, and how often.
+    repeats: dict[str, int] = field(default_factory=dict)
+    roots: list[SpanRecord] = field(default_factory=list)
+    orphans: list[SpanRecord] = field(default_factory=list)
+    # Children by parent id, whether or not the parent turns out to be in the input.
+    children: dict[str, list[SpanRecord]] = field(default_factory=dict)
+
+
+def _index(group: list[SpanRecord]) -> _Index:
+    """One pass over the records, then one over the (far fewer) parent ids."""
+    index = _Index()
+    spans, repeats, children = index.spans, index.repeats, index.children
     for record in group:
         span_id = record.span_id
         if span_id in spans:
@@ -121,20 +129,15 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
         spans[span_id] = record
         parent_id = record.parent_id
         if parent_id is None:
-            roots.append(record)
+            index.roots.append(record)
         elif parent_id == span_id:
-            orphans.append(record)
+            index.orphans.append(record)
         else:
             siblings = children.get(parent_id)
             if siblings is None:
                 children[parent_id] = [record]
             else:
                 siblings.append(record)
-    for span_id, count in sorted(repeats.items()):
-        problems.append(
-            f"{_label(spans[span_id])} appears {count} times in the input; "
-            "the earliest copy is analysed"
-        )
     absent = [parent_id for parent_id in children if parent_id not in spans]
     if absent:
         for parent_id in absent:
@@ -142,39 +145,49 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
                 # A remote parent that is in the input (a whole distributed trace, from Jaeger
                 # or from several processes' files) joins the trees; one that is not makes a
                 # local root. A missing local parent makes an orphan.
-                (roots if record.parent_is_remote else orphans).append(record)
-        roots.sort(key=_order)
-        orphans.sort(key=_order)
+                (index.roots if record.parent_is_remote else index.orphans).append(record)
+        index.roots.sort(key=_order)
+        index.orphans.sort(key=_order)
+    return index
 
-    trees: list[Tree] = []
-    for root in roots:
-        trees.append(_grow(trace_id, root, children))
-    for orphan in orphans:
-        tree = _grow(trace_id, orphan, children)
-        missing = orphan.parent_id
-        reason = (
-            "names itself as its parent"
-            if missing == orphan.span_id
-            else f"has parent {missing}, which is not in the input"
+
+def _orphan_tree(trace_id: str, orphan: SpanRecord, index: _Index) -> Tree:
+    tree = _grow(trace_id, orphan, index.children)
+    missing = orphan.parent_id
+    reason = (
+        "names itself as its parent"
+        if missing == orphan.span_id
+        else f"has parent {missing}, which is not in the input"
+    )
+    tree.problems.append(f"{_label(orphan)} {reason}; its subtree is analysed on its own")
+    return tree
+
+
+def _cycle_trees(trace_id: str, index: _Index, trees: list[Tree]) -> list[Tree]:
+    """Whatever no root reached sits on a cycle of parent links (or under one). Every span has
+    one parent, so a walk from a root never meets a span twice; only here, inside a cycle, must
+    the walk check."""
+    seen = {record.span_id for tree in trees for record in tree.records}
+    cut: list[Tree] = []
+    for record in index.spans.values():
+        if record.span_id in seen:
+            continue
+        tree = _grow(trace_id, record, index.children, seen)
+        tree.problems.append(
+            f"{_label(record)} is part of a cycle of parent links; "
+            "the cycle is cut there and analysed as its own tree"
         )
-        tree.problems.append(f"{_label(orphan)} {reason}; its subtree is analysed on its own")
-        trees.append(tree)
-    reached = sum(len(tree) for tree in trees)
-    if reached < len(spans):
-        # Whatever was not reached from a root sits on a cycle of parent links (or under one).
-        # Every span has one parent, so a walk from a root never meets a span twice; only here,
-        # inside a cycle, must the walk check.
-        seen = {record.span_id for tree in trees for record in tree.records}
-        for record in spans.values():
-            if record.span_id in seen:
-                continue
-            tree = _grow(trace_id, record, children, seen)
-            tree.problems.append(
-                f"{_label(record)} is part of a cycle of parent links; "
-                "the cycle is cut there and analysed as its own tree"
-            )
-            trees.append(tree)
+        cut.append(tree)
+    return cut
 
+
+def _trace_problems(trace_id: str, index: _Index) -> list[str]:
+    problems = [
+        f"{_label(index.spans[span_id])} appears {count} times in the input; "
+        "the earliest copy is analysed"
+        for span_id, count in sorted(index.repeats.items())
+    ]
+    roots = index.roots
     if not roots:
         problems.insert(
             0,
@@ -187,7 +200,16 @@ def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
             f"trace {trace_id} has {len(roots)} root spans "
             f"({', '.join(r.span_id for r in roots)}); each root's tree is analysed on its own",
         )
-    trees[0].problems[:0] = problems
+    return problems
+
+
+def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
+    index = _index(group)
+    trees = [_grow(trace_id, root, index.children) for root in index.roots]
+    trees.extend(_orphan_tree(trace_id, orphan, index) for orphan in index.orphans)
+    if sum(len(tree) for tree in trees) < len(index.spans):
+        trees.extend(_cycle_trees(trace_id, index, trees))
+    trees[0].problems[:0] = _trace_problems(trace_id, index)
     return trees
 
 

@@ -69,6 +69,13 @@ class Thresholds:
     # trace's duration (or cost): "high" from this share, "medium" from the next, else "low".
     severity_high_share: float = 0.25
     severity_medium_share: float = 0.05
+    # ...and no higher than its absolute size allows: a time finding is "high" only when it
+    # saves at least severity_high_ms, "medium" from severity_medium_ms...
+    severity_high_ms: float = 1000.0
+    severity_medium_ms: float = 100.0
+    # ...and a cost finding only when the cost concerned is at least this much.
+    severity_high_usd: float = 0.05
+    severity_medium_usd: float = 0.005
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -71,7 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     parser.add_argument("--seed", type=int, default=7, help="seed of the simulated latencies")
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="FACTOR",
+        help="divide every simulated latency by FACTOR (default 1; 6 runs the story in a second)",
+    )
     return parser
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
 
 
 def _sends_otlp(args: argparse.Namespace) -> bool:
@@ -91,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     captured = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(captured))
     tools.reseed(args.seed)
+    tools.set_speed(args.speed)
     started = time.perf_counter()
-    with LLMSimulator(seed=args.seed) as simulator:
+    with LLMSimulator(seed=args.seed, speed=args.speed) as simulator:
         say(
             f"agentspans demo: a coordinator with research, data and writer agents, talking to a "
             f"local LLM SIMULATOR at {simulator.base_url} (no real model is called; its latencies "
@@ -108,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             answer = _run_app(simulator.base_url)
             instrumentation.force_flush()
+            undelivered = instrumentation.export_failing
         finally:
             agentspans.uninstrument()
             provider.shutdown()
@@ -117,7 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"The app answered in {elapsed:.1f} s ({simulator.requests} simulated API requests); "
         f"its (simulated) report begins: {_first_words(answer)}"
     )
-    if otlp:
+    if otlp and undelivered:
+        say(
+            f"Could NOT send the {len(spans)} spans by OTLP: nothing answered at "
+            f"{_otlp_endpoint()}. Start the stack (docs/stack.md), point "
+            "OTEL_EXPORTER_OTLP_ENDPOINT at a Collector, or drop --otlp to write the OTLP/JSON "
+            "file. The report below is from the spans this process kept."
+        )
+    elif otlp:
         say(
             f"Sent {len(spans)} spans by OTLP (OTEL_EXPORTER_OTLP_* or localhost:4317); open the "
             f"trace in Jaeger (service {SERVICE}). If a warning above says the endpoint cannot be "
@@ -127,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"Wrote {len(spans)} spans as OTLP/JSON to {file_path}.")
     say("")
     return _report(spans, args.format, out)
+
+
+def _otlp_endpoint() -> str:
+    for name in reversed(_OTLP_ENDPOINT_VARIABLES):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return "localhost:4317"
 
 
 def _run_app(base_url: str) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -83,6 +86,14 @@ def _encode_span(span: ReadableSpan) -> dict[str, Any]:
             }
             for link in span.links
         ]
+    # The SDK's limits dropped these; a rebuilt span keeps the counts (processors/pipeline.py).
+    for key, count in (
+        ("droppedAttributesCount", span.dropped_attributes),
+        ("droppedEventsCount", span.dropped_events),
+        ("droppedLinksCount", span.dropped_links),
+    ):
+        if count:
+            encoded[key] = count
     status: dict[str, Any] = {}
     if span.status.status_code.value:
         status["code"] = span.status.status_code.value
@@ -123,28 +134,62 @@ def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     return {"resourceSpans": resource_spans}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate (which UTF-8 cannot carry) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def encode_line(spans: Sequence[ReadableSpan]) -> bytes:
+    """One OTLP/JSON line, UTF-8. A lone surrogate (from a response id or model name that
+    came off the wire that way) becomes U+FFFD instead of failing the whole batch."""
+    line = json.dumps(encode_request(spans), separators=(",", ":"), ensure_ascii=False) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        return clean_text(line).encode("utf-8")
+
+
 class OtlpJsonFileExporter(SpanExporter):
-    """Appends one OTLP/JSON line per export batch to ``path``."""
+    """Appends one OTLP/JSON line per export batch to ``path``.
+
+    Each line goes out in one unbuffered ``write`` on a file opened for appending, so a forked
+    child that inherits the file never re-writes a parent's half-buffered line; the child gets a
+    fresh lock (one inherited mid-write would never be released).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._closed = False
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def after_fork_in_child() -> None:
+                me = ref()
+                if me is not None:
+                    me._lock = threading.Lock()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        line = json.dumps(encode_request(spans), separators=(",", ":"), ensure_ascii=False)
+        data = encode_line(spans)
         with self._lock:
             if self._closed:
                 return SpanExportResult.FAILURE
             try:
                 if self._file is None:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._file = self.path.open("a", encoding="utf-8")
-                self._file.write(line + "\n")
-                self._file.flush()
+                    self._file = self.path.open("ab", buffering=0)
+                view = memoryview(data)
+                while view:  # a raw write may be partial
+                    written = self._file.write(view)
+                    view = view[written or 0 :]
             except OSError as exc:
                 warn_once(
                     f"file-export:{self.path}", "agentspans: cannot write %s: %s", self.path, exc

@@ -20,8 +20,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans.analysis import Rollup, Thresholds, TraceAnalysis, analyze
+from agentspans.analysis import Finding, Rollup, Thresholds, TraceAnalysis, analyze
 from agentspans.processors.pipeline import Annotator, EventSpec, Extra
+from agentspans.processors.readable import readable_root
 from agentspans.sources.live import record_from_span
 
 # Jaeger and most backends cap attribute sizes; the longest stretches tell the story.
@@ -69,6 +70,7 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
         entry(span_id)[0].update(rollup_attributes(rollup))
     entry(analysis.root_span_id)[0].update(root_attributes(analysis))
     kinds: dict[str, list[str]] = {}
+    finding_events: list[tuple[Finding, dict[str, AttributeValue]]] = []
     for finding in analysis.findings:
         event: dict[str, AttributeValue] = {
             semconv.FINDING_EVENT_KIND: finding.kind,
@@ -80,6 +82,10 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
             semconv.FINDING_EVENT_SPAN_IDS: list(finding.span_ids[:MAX_EVENT_SPAN_IDS]),
             semconv.FINDING_EVENT_SPAN_COUNT: len(finding.span_ids),
         }
+        evidence = finding.details.get("evidence")
+        if isinstance(evidence, str):
+            event[semconv.FINDING_EVENT_EVIDENCE] = evidence
+        finding_events.append((finding, event))
         for span_id in dict.fromkeys(finding.span_ids):
             entry(span_id)[1].append((semconv.FINDING_EVENT, event))
             span_kinds = kinds.setdefault(span_id, [])
@@ -89,6 +95,11 @@ def write_analysis(analysis: TraceAnalysis, out: Annotations) -> None:
     # one kind of finding is found by `agentspans.finding.kind=<kind>`.
     for span_id, span_kinds in kinds.items():
         entry(span_id)[0][semconv.FINDING_KIND] = ",".join(span_kinds)
+    # What a person reads in Jaeger: a summary line, the path in order, every finding on the root.
+    readable_attrs, root_events = readable_root(analysis, finding_events)
+    root_attrs, root_event_list = entry(analysis.root_span_id)
+    root_attrs.update(readable_attrs)
+    root_event_list.extend(root_events)
 
 
 def rollup_attributes(rollup: Rollup) -> Extra:

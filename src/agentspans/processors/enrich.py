@@ -2,104 +2,28 @@
 resource peaks.
 
 Pure computation over a finished span's attributes and times; runs on the processor's worker
-thread, never on the application's. It reads only standard attributes (and the names older
-conventions and OpenLLMetry use), so spans from other instrumentations are priced too.
+thread, never on the application's. It reads LLM spans through :mod:`agentspans.llm_span`, the
+reader the analysis, metrics and report use too, so spans from other instrumentations are priced
+exactly when they are counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans._errors import warn_once
-from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, Usage
+from agentspans._errors import warn_once, warn_once_per
+from agentspans.analysis.model import SpanRecord
+from agentspans.llm_span import LlmCall, count, read_llm_call
+from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, default_table
 from agentspans.resources import Peaks, ResourceSampler
 
 # Below this the CPU clock's granularity and other threads' work make a share meaningless.
 _MIN_UTILIZATION_WINDOW_S = 0.01
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _first_int(attributes: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        value = _int(attributes.get(name))
-        if value is not None:
-            return value
-    return None
-
-
-def _first_str(attributes: Mapping[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = attributes.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class LlmCall:
-    """The facts of an LLM span that cost and metrics need, whoever instrumented it."""
-
-    operation: str
-    model: str | None
-    provider: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_read_tokens: int
-    cache_creation_tokens: int
-
-    @property
-    def has_usage(self) -> bool:
-        return self.input_tokens is not None or self.output_tokens is not None
-
-    def usage(self) -> Usage:
-        return Usage(
-            self.input_tokens or 0,
-            self.output_tokens or 0,
-            self.cache_read_tokens,
-            self.cache_creation_tokens,
-        )
-
-
-def read_llm_call(attributes: Mapping[str, Any]) -> LlmCall | None:
-    """The span's LLM call, or None when it is not an LLM span."""
-    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
-    if operation not in semconv.LLM_OPERATIONS:
-        request_type = attributes.get(semconv.OPENLLMETRY_REQUEST_TYPE)
-        if operation is not None or request_type not in semconv.OPENLLMETRY_LLM_REQUEST_TYPES:
-            return None
-        operation = semconv.OP_EMBEDDINGS if request_type == "embedding" else request_type
-    assert isinstance(operation, str)
-    return LlmCall(
-        operation=operation,
-        model=_first_str(attributes, semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_REQUEST_MODEL),
-        provider=_first_str(attributes, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_SYSTEM),
-        input_tokens=_first_int(
-            attributes, semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_PROMPT_TOKENS
-        ),
-        output_tokens=_first_int(
-            attributes, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.GEN_AI_USAGE_COMPLETION_TOKENS
-        ),
-        cache_read_tokens=_first_int(
-            attributes,
-            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            semconv.OPENLLMETRY_CACHE_READ_INPUT_TOKENS,
-        )
-        or 0,
-        cache_creation_tokens=_first_int(
-            attributes,
-            semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            semconv.OPENLLMETRY_CACHE_CREATION_INPUT_TOKENS,
-        )
-        or 0,
-    )
 
 
 class Enricher:
@@ -139,7 +63,7 @@ class Enricher:
         out: dict[str, AttributeValue],
     ) -> None:
         if call.model is not None:
-            window = _int(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
+            window = count(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
             if window is None:
                 window = self._prices.context_window(call.model, call.provider)
                 if window is not None:
@@ -178,8 +102,9 @@ class Enricher:
         if quote.usd is None:
             if quote.source == SOURCE_UNKNOWN:
                 out[semconv.COST_UNKNOWN] = True
-                warn_once(
-                    f"price-unknown:{call.model.lower()}",
+                warn_once_per(
+                    "price-unknown",
+                    call.model.lower(),
                     "agentspans: no price for model %r; its calls get no cost "
                     "(add it with instrument(prices={%r: {'input': ..., 'output': ...}}) "
                     "or AGENTSPANS_PRICES_FILE, in USD per million tokens)",
@@ -226,3 +151,23 @@ def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
             semconv.TORCH_ALLOCATED_DELTA_BYTES: torch.delta_bytes,
         }
     out.update({name: value for name, value in values.items() if value is not None})
+
+
+def price_records(records: list[SpanRecord], prices: PriceTable | None = None) -> list[SpanRecord]:
+    """``records`` with the cost enrichment would have added to each LLM span that has usage and
+    no cost yet: spans read from a file written by another instrumentation (or by agentspans
+    without its processor) are priced as live ones are. Other records are returned as they are.
+    """
+    enricher: Enricher | None = None
+    out: list[SpanRecord] = []
+    for record in records:
+        attributes = record.attributes
+        call = read_llm_call(attributes)
+        if call is None or not call.has_usage or semconv.COST_USD in attributes:
+            out.append(record)
+            continue
+        if enricher is None:
+            enricher = Enricher(prices if prices is not None else default_table(), None)
+        added = enricher.attributes_for(attributes, record.start_ns, record.end_ns, None)
+        out.append(replace(record, attributes={**attributes, **added}) if added else record)
+    return out

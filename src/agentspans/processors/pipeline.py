@@ -13,16 +13,18 @@ oldest traces when too many are held; :attr:`TraceProcessor.overflow` counts eac
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
@@ -47,11 +49,41 @@ _TICK_S = 0.1
 # ...unless this many spans are waiting: then it is woken at once, so the queue stays short.
 _WAKE_AT_QUEUED = 2048
 _DONE_TRACES_REMEMBERED = 4096
+# Span ids of the local trees already analysed and exported, so that a span ending after its
+# tree's root (a background task's) is known as late and forwarded at once. A bounded memory:
+# a late span whose parent was forgotten is held like a new local tree, and goes out unannotated
+# when its hold window ends.
+_FINISHED_SPANS_REMEMBERED = 16_384
+# Ended spans waiting for the worker: past this the app's thread drops (and counts) new ones
+# rather than grow without bound when the worker is stuck behind a slow export.
+MAX_QUEUED = 200_000
+# How long the worker waits for a downstream batch processor's full queue to move before it
+# takes the backend for stuck and lets that processor drop (counted).
+_PACE_WAIT_S = 2.0
 
 
 def is_local_root(span: ReadableSpan) -> bool:
     parent = span.parent
     return parent is None or parent.is_remote
+
+
+class _RebuiltSpan(ReadableSpan):
+    """A rebuilt span that keeps the counts of what the SDK's limits dropped from the original
+    (a plain ``ReadableSpan`` built from copies reports 0)."""
+
+    _dropped: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
 
 
 def rebuild(
@@ -69,20 +101,38 @@ def rebuild(
             *all_events,
             *(Event(name, dict(attrs), timestamp) for name, attrs in events),
         )
-    return ReadableSpan(
-        name=span.name,
+    return copy_span(span, attributes=attributes, events=all_events)
+
+
+def copy_span(
+    span: ReadableSpan,
+    *,
+    name: str | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    events: Sequence[Event] | None = None,
+    links: Sequence[Link] | None = None,
+    status: Status | None = None,
+) -> ReadableSpan:
+    """A copy of ``span`` with the given fields replaced, keeping the SDK's dropped counts."""
+    dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+    cls = _RebuiltSpan if any(dropped) else ReadableSpan
+    rebuilt = cls(
+        name=span.name if name is None else name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=attributes,
-        events=all_events,
-        links=links_of(span),
+        attributes=span.attributes if attributes is None else attributes,
+        events=events_of(span) if events is None else events,
+        links=links_of(span) if links is None else links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+    if cls is _RebuiltSpan:
+        rebuilt._dropped = dropped  # type: ignore[attr-defined]
+    return rebuilt
 
 
 @dataclass
@@ -93,15 +143,27 @@ class _HeldTrace:
 
 @dataclass
 class Overflow:
-    """How many spans were forwarded without analysis, and why."""
+    """How many spans were forwarded without analysis, or dropped, and why.
+
+    ``hold_window``, ``spans_per_trace``, ``traces_held`` and ``spans_held`` count spans
+    exported *unanalysed* (their trace was released early); ``queue_full`` counts spans dropped
+    because the worker could not keep up (:data:`MAX_QUEUED` ended spans waiting) and
+    ``export_queue`` spans a downstream batch processor's full queue had to drop.
+    """
 
     hold_window: int = 0
     spans_per_trace: int = 0
     traces_held: int = 0
+    spans_held: int = 0
     late: int = 0
+    queue_full: int = 0
+    export_queue: int = 0
 
     def total(self) -> int:
-        return self.hold_window + self.spans_per_trace + self.traces_held
+        return self.hold_window + self.spans_per_trace + self.traces_held + self.spans_held
+
+    def dropped(self) -> int:
+        return self.queue_full + self.export_queue
 
 
 class TraceProcessor(SpanProcessor):
@@ -116,6 +178,7 @@ class TraceProcessor(SpanProcessor):
         hold_s: float = 300.0,
         max_spans_per_trace: int = 20_000,
         max_traces_held: int = 2_000,
+        max_spans_held: int = 100_000,
         start_hooks: Sequence[StartHook] = (),
         before_shutdown: Sequence[Callable[[], None]] = (),
     ) -> None:
@@ -125,13 +188,18 @@ class TraceProcessor(SpanProcessor):
         self._hold_s = hold_s
         self._max_spans = max_spans_per_trace
         self._max_traces = max_traces_held
+        self._max_held = max_spans_held
+        self._held_count = 0  # spans in self._held, all traces together
+        self._stalled = False
+        _QueueFullCounter.install(self)
         self._start_hooks = tuple(start_hooks)
         self._before_shutdown = tuple(before_shutdown)
         self.observers: tuple[SpanObserver, ...] = ()
         self._cpu_at_start: dict[int, float] = {}
         self._queue: deque[tuple[ReadableSpan, float | None]] = deque()
         self._held: OrderedDict[int, _HeldTrace] = OrderedDict()
-        self._done: OrderedDict[int, None] = OrderedDict()
+        self._finished: set[int] = set()
+        self._finished_order: deque[int] = deque()
         self._skip: OrderedDict[int, None] = OrderedDict()
         self._process_lock = threading.Lock()
         self._wake = threading.Event()
@@ -140,8 +208,15 @@ class TraceProcessor(SpanProcessor):
         self._worker: threading.Thread | None = None
         self._start_worker()
         if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._start_worker)
-            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+            ref = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_fork_in_child() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
+        self._exit_hook_armed = _flush_at_multiprocessing_exit(self)
 
     # -- the application's thread ----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -167,11 +242,34 @@ class TraceProcessor(SpanProcessor):
         started = self._cpu_at_start.pop(context.span_id, None) if context is not None else None
         cpu = time.process_time() - started if started is not None else None
         queue = self._queue
+        if self._stopped:
+            return  # shut down: as the SDK's batch processor, take no more
+        if len(queue) >= MAX_QUEUED:
+            self.overflow.queue_full += 1  # the worker is stuck: drop, counted, never block
+            return
         queue.append((span, cpu))
         # The worker runs on its tick and takes whatever ended meanwhile; waking it at every
         # trace root made it contend with the app for the GIL once per trace.
-        if len(queue) >= _WAKE_AT_QUEUED or self._stopped:
+        if len(queue) >= _WAKE_AT_QUEUED:
             self._wake.set()
+
+    # -- fork ------------------------------------------------------------------------------------
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts empty: the parent's held and queued spans are the parent's to
+        export (it still will), and a lock held mid-operation at the fork is never released."""
+        self._queue = deque()
+        self._held = OrderedDict()
+        self._held_count = 0
+        self._finished = set()
+        self._finished_order = deque()
+        self._skip = OrderedDict()
+        self._cpu_at_start = {}
+        if not self._stopped:
+            self._start_worker()
+        if self._exit_hook_armed:
+            _rearm_after_fork(self)  # a plain os.fork child, which keeps its finalizers
+        else:
+            self._exit_hook_armed = _flush_at_multiprocessing_exit(self)
 
     # -- the worker thread -----------------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -193,7 +291,9 @@ class TraceProcessor(SpanProcessor):
     def _process(self, *, expire: bool = False, flush_all: bool = False) -> None:
         with self._process_lock:
             queue = self._queue
-            while queue:
+            # What is there now, not until empty: threads that keep ending spans must not keep
+            # the worker (or a shutdown) in this loop forever.
+            for _ in range(len(queue)):
                 span, cpu = queue.popleft()
                 self._accept(span, cpu)
             if expire:
@@ -212,10 +312,12 @@ class TraceProcessor(SpanProcessor):
             self._forward(span, cpu)
             return
         trace_id = context.trace_id
-        if trace_id in self._done or trace_id in self._skip:
-            if trace_id in self._done:
-                self.overflow.late += 1
+        if trace_id in self._skip:
             self._forward(span, cpu)
+            return
+        parent = span.parent
+        if parent is not None and not parent.is_remote and parent.span_id in self._finished:
+            self._forward_late(trace_id, span, cpu)
             return
         held = self._held.get(trace_id)
         if held is None:
@@ -223,14 +325,19 @@ class TraceProcessor(SpanProcessor):
                 # The whole local trace is this one span (a standalone LLM call): nothing to
                 # hold, group or split.
                 self._analyse([(span, cpu)], context.span_id)
-                self._remember(self._done, trace_id)
                 return
             held = self._held[trace_id] = _HeldTrace(time.monotonic())
             if len(self._held) > self._max_traces:
                 oldest = next(iter(self._held))
                 self.overflow.traces_held += len(self._held[oldest].spans)
+                self._warn_overflow("traces_held")
                 self._release(oldest, skip=True)
         held.spans.append((span, cpu))
+        self._held_count += 1
+        if self._held_count > self._max_held:
+            self._release_oldest_over_cap(trace_id)
+            if trace_id not in self._held:
+                return
         if len(held.spans) > self._max_spans:
             self.overflow.spans_per_trace += len(held.spans)
             self._warn_overflow("spans_per_trace")
@@ -239,20 +346,34 @@ class TraceProcessor(SpanProcessor):
         if is_local_root(span):
             self._complete(trace_id, span)
 
+    def _release_oldest_over_cap(self, newest: int) -> None:
+        """Over ``max_spans_held`` (all traces together): release the oldest traces, unanalysed,
+        until the held spans are back under the cap; the newest goes last."""
+        while self._held_count > self._max_held and self._held:
+            oldest = next(iter(self._held))
+            if oldest == newest and len(self._held) > 1:
+                self._held.move_to_end(oldest)
+                continue
+            self.overflow.spans_held += len(self._held[oldest].spans)
+            self._warn_overflow("spans_held")
+            self._release(oldest, skip=True)
+
     def _complete(self, trace_id: int, root: ReadableSpan) -> None:
         held = self._held.get(trace_id)
         assert held is not None
         assert root.context is not None
         subtree, rest = _split_subtree(held.spans, root.context.span_id)
+        self._held_count -= len(subtree)
         self._analyse(subtree, root.context.span_id)
+        # Another local root of the same trace (a second request of one distributed trace in
+        # this process) is analysed on its own when it ends.
         if rest:
             held.spans = rest
         else:
             del self._held[trace_id]
-            self._remember(self._done, trace_id)
 
     def _analyse(self, subtree: list[tuple[ReadableSpan, float | None]], root_id: int) -> None:
-        """Enrich, analyse, rebuild and forward one local trace."""
+        """Enrich, analyse, rebuild and forward one local trace, and remember its spans."""
         enriched = [(span, self._enrich(span, cpu)) for span, cpu in subtree]
         annotations: Mapping[int, tuple[Extra, Sequence[EventSpec]]] = {}
         try:
@@ -272,6 +393,36 @@ class TraceProcessor(SpanProcessor):
         for span in finished:
             self._send(span)
         self._observe(finished)
+        self._remember_finished(span.context.span_id for span, _ in subtree if span.context)
+
+    def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
+        """A span whose tree was analysed already, with whatever of its own subtree was held
+        meanwhile (its children end before it): forwarded unannotated, counted ``late``."""
+        assert span.context is not None
+        late = [(span, cpu)]
+        held = self._held.get(trace_id)
+        if held is not None:
+            inside, rest = _split_subtree(held.spans, span.context.span_id, partial=True)
+            if inside:
+                late.extend(inside)
+                self._held_count -= len(inside)
+                if rest:
+                    held.spans = rest
+                else:
+                    del self._held[trace_id]
+        self.overflow.late += len(late)
+        self._remember_finished(item.context.span_id for item, _ in late if item.context)
+        for item, item_cpu in late:
+            self._forward(item, item_cpu)
+
+    def _remember_finished(self, span_ids: Iterable[int]) -> None:
+        finished, order = self._finished, self._finished_order
+        for span_id in span_ids:
+            if span_id not in finished:
+                finished.add(span_id)
+                order.append(span_id)
+        while len(order) > _FINISHED_SPANS_REMEMBERED:
+            finished.discard(order.popleft())
 
     def _expire(self, cutoff: float) -> None:
         for trace_id in list(self._held):
@@ -287,6 +438,7 @@ class TraceProcessor(SpanProcessor):
         if skip:
             self._remember(self._skip, trace_id)
         if held is not None:
+            self._held_count -= len(held.spans)
             for span, cpu in held.spans:
                 self._forward(span, cpu)
 
@@ -319,10 +471,40 @@ class TraceProcessor(SpanProcessor):
 
     def _send(self, span: ReadableSpan) -> None:
         for processor in self.downstream:
+            batch = getattr(processor, "_batch_processor", None)
+            if batch is not None:
+                self._pace(batch)
             try:
                 processor.on_end(span)
             except Exception as exc:
                 report_internal_error(f"{type(processor).__name__}.on_end", exc)
+
+    def _pace(self, batch: object) -> None:
+        """Feed an SDK batch processor no faster than it exports: while its queue is full, wake
+        its worker and wait (this is the worker thread, never the app's) as long as the queue
+        keeps draining. A queue that has not moved for :data:`_PACE_WAIT_S` is a stuck backend:
+        then, until it moves again, spans go to it at once and the ones it drops are counted
+        (:class:`_QueueFullCounter`)."""
+        queue = getattr(batch, "_queue", None)
+        limit = getattr(batch, "_max_queue_size", None)
+        if queue is None or not isinstance(limit, int) or len(queue) < limit:
+            self._stalled = False
+            return
+        if self._stalled:
+            return
+        awaken = getattr(batch, "_worker_awaken", None)
+        last_length, last_progress = len(queue), time.monotonic()
+        while len(queue) >= limit:
+            if awaken is not None:
+                awaken.set()
+            time.sleep(0.001)
+            length = len(queue)
+            now = time.monotonic()
+            if length < last_length:
+                last_length, last_progress = length, now
+            elif now - last_progress > _PACE_WAIT_S:
+                self._stalled = True
+                return
 
     def _warn_overflow(self, reason: str) -> None:
         from agentspans._errors import warn_once
@@ -330,12 +512,22 @@ class TraceProcessor(SpanProcessor):
         warn_once(
             f"overflow:{reason}",
             "agentspans: some spans were exported without trace analysis (%s limit reached); "
-            "see TraceProcessor.overflow and the analysis_hold_s / max_spans_per_trace / "
-            "max_traces_held options",
+            "they are counted in TraceProcessor.overflow and the agentspans.spans.unanalysed "
+            "metric; see the analysis_hold_s / max_spans_per_trace / max_traces_held / "
+            "max_spans_held options",
             reason,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def flush_held(self) -> None:
+        """Analyse and hand on every span held so far (observers included), without waiting for
+        the exporters: at interpreter exit the metrics need the spans, and the exporters' own
+        shutdown, which gives up at once on a backend known to be down, sends them."""
+        try:
+            self._process(flush_all=True)
+        except Exception as exc:
+            report_internal_error("trace processor flush", exc)
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
         try:
@@ -352,6 +544,7 @@ class TraceProcessor(SpanProcessor):
         if self._stopped:
             return
         self._stopped = True
+        _QueueFullCounter.remove(self)
         self._wake.set()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
@@ -372,10 +565,60 @@ class TraceProcessor(SpanProcessor):
                 logger.debug("agentspans: downstream processor shutdown failed", exc_info=True)
 
 
+class _QueueFullCounter(logging.Filter):
+    """Counts the spans the SDK's batch processors drop on a full queue (each drop logs one
+    "Queue full" warning on the SDK's logger) into the current processor's overflow, and keeps
+    those per-span warnings out of the app's log: our one warning says it instead."""
+
+    LOGGER = "opentelemetry.sdk._shared_internal"
+    _installed: _QueueFullCounter | None = None
+
+    def __init__(self, processor: TraceProcessor) -> None:
+        super().__init__()
+        self.processor = weakref.ref(processor)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            not str(record.msg).startswith("Queue full")
+            or "span" not in record.getMessage().lower()
+        ):
+            return True
+        processor = self.processor()
+        if processor is None:
+            return True
+        processor.overflow.export_queue += 1
+        from agentspans._errors import warn_once
+
+        warn_once(
+            "overflow:export_queue",
+            "agentspans: the export queue is full (the backend is slower than spans arrive, or "
+            "stuck); spans are dropped and counted in TraceProcessor.overflow and the "
+            "agentspans.spans.dropped metric (OTEL_BSP_MAX_QUEUE_SIZE sets the queue's size)",
+        )
+        return False
+
+    @classmethod
+    def install(cls, processor: TraceProcessor) -> None:
+        target = logging.getLogger(cls.LOGGER)
+        if cls._installed is not None:
+            target.removeFilter(cls._installed)
+        cls._installed = cls(processor)
+        # First in line: the SDK's own DuplicateFilter would hide all but the first drop.
+        target.filters.insert(0, cls._installed)
+
+    @classmethod
+    def remove(cls, processor: TraceProcessor) -> None:
+        installed = cls._installed
+        if installed is not None and installed.processor() is processor:
+            logging.getLogger(cls.LOGGER).removeFilter(installed)
+            cls._installed = None
+
+
 def _split_subtree(
-    spans: list[tuple[ReadableSpan, float | None]], root_id: int
+    spans: list[tuple[ReadableSpan, float | None]], root_id: int, *, partial: bool = False
 ) -> tuple[list[tuple[ReadableSpan, float | None]], list[tuple[ReadableSpan, float | None]]]:
-    """The spans under ``root_id`` (by parent links) and the others, each in arrival order."""
+    """The spans under ``root_id`` (by parent links) and the others, each in arrival order.
+    ``partial``: ``root_id`` itself is not among ``spans``."""
     children: dict[int, list[int]] = {}
     for span, _ in spans:
         parent = span.parent
@@ -388,7 +631,7 @@ def _split_subtree(
             if child not in inside:
                 inside.add(child)
                 stack.append(child)
-    if len(inside) >= len(spans):
+    if not partial and len(inside) >= len(spans):
         return spans, []
     subtree = [
         item for item in spans if item[0].context is not None and item[0].context.span_id in inside
@@ -397,3 +640,40 @@ def _split_subtree(
         item for item in spans if item[0].context is None or item[0].context.span_id not in inside
     ]
     return subtree, rest
+
+
+def _flush_at_multiprocessing_exit(processor: TraceProcessor) -> bool:
+    """Export a multiprocessing child's spans when it ends.
+
+    A multiprocessing child (fork or spawn) leaves through ``os._exit`` after running
+    ``multiprocessing.util``'s finalizers, so the SDK's ``atexit`` shutdown never runs there.
+    A finalizer registered now covers a child that instruments itself (spawn); one registered
+    after the child's bootstrap (``register_after_fork``) covers a forked child, whose
+    finalizers the bootstrap clears first.
+    """
+    import sys
+
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return False
+    try:
+        util.Finalize(processor, _exit_flush, args=(weakref.ref(processor),), exitpriority=10)
+        util.register_after_fork(processor, _rearm_after_fork)
+    except Exception as exc:
+        report_internal_error("multiprocessing exit hook", exc)
+        return False
+    return True
+
+
+def _rearm_after_fork(processor: TraceProcessor) -> None:
+    import sys
+
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(processor, _exit_flush, args=(weakref.ref(processor),), exitpriority=10)
+
+
+def _exit_flush(ref: weakref.ReferenceType[TraceProcessor]) -> None:
+    processor = ref()
+    if processor is not None and not processor._stopped:
+        processor.shutdown()

@@ -22,6 +22,7 @@ from typing import IO, Any, Literal, cast
 from rich.console import Console
 
 from agentspans.analysis.model import SpanRecord, TraceAnalysis
+from agentspans.report._html import render_html
 from agentspans.report._json import analysis_to_dict, render_json
 from agentspans.report._terminal import (
     DEFAULT_MAX_FINDINGS,
@@ -37,6 +38,7 @@ __all__ = [
     "analysis_to_dict",
     "print_problems",
     "print_report",
+    "render_html",
     "render_json",
     "render_text",
     "sorted_findings",
@@ -50,7 +52,7 @@ def print_report(
     analyses: Sequence[TraceAnalysis],
     records: Sequence[SpanRecord],
     *,
-    fmt: Literal["text", "json"] = "text",
+    fmt: Literal["text", "json", "html"] = "text",
     file: IO[str] | None = None,
     width: int | None = None,
     color: bool | None = None,
@@ -60,6 +62,8 @@ def print_report(
 ) -> None:
     """Print the report of ``analyses`` to ``file`` (default: ``sys.stdout``).
 
+    ``fmt="html"`` prints one self-contained HTML page (no request leaves it): per agent and
+    per model over every trace, then each trace's waterfall, path, agents and findings.
     ``fmt="json"`` prints the document of ``agentspans report --format json`` (ARCHITECTURE.md's
     contract, nothing else). ``fmt="text"`` prints, for each trace, slowest first: a waterfall
     to scale with the critical path marked (``*`` rows, ``█`` its own time on the path), a
@@ -76,8 +80,11 @@ def print_report(
     if fmt == "json":
         out.write(render_json(analyses) + "\n")
         return
+    if fmt == "html":
+        out.write(render_html(analyses, records))
+        return
     if fmt != "text":
-        raise ValueError(f"print_report(fmt={fmt!r}): expected 'text' or 'json'")
+        raise ValueError(f"print_report(fmt={fmt!r}): expected 'text', 'json' or 'html'")
     console = _console(out, width, color)
     trimmed = None
     if not console.is_terminal:

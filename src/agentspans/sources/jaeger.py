@@ -12,6 +12,7 @@ OTLP/JSON) becomes one problem line naming the URL and what happened; nothing ra
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -66,7 +67,7 @@ def fetch_trace(
         return ReadResult(problems=[f"{url}: only http:// and https:// Jaeger URLs are supported"])
     body, problem = _get(url, timeout_s)
     if problem is not None:
-        return ReadResult(problems=[f"{url}: {problem}"])
+        return ReadResult(problems=[f"{url}: {problem}{_short_id_hint(trace_id, problem)}"])
     assert body is not None
     try:
         text = body.decode("utf-8-sig")
@@ -83,15 +84,46 @@ def fetch_trace(
     return ReadResult(kept, result.problems)
 
 
+# Jaeger's UI shows a trace's id shortened to its first 7 hex digits (``bdc2e60``).
+_UI_SHORT_ID_DIGITS = 7
+
+
+def _short_id_hint(trace_id: str, problem: str) -> str:
+    """For a trace not found by a shortened id: say which id to pass instead.
+
+    A short id is padded with leading zeros (old clients' 64-bit ids), so Jaeger's 7-digit
+    display form names another trace; it cannot be resolved without searching every service.
+    """
+    digits = trace_id.strip()
+    if "HTTP 404" not in problem or len(digits) >= 32:
+        return ""
+    shown = " (the 7 digits Jaeger's UI shows)" if len(digits) == _UI_SHORT_ID_DIGITS else ""
+    return (
+        f"; {digits!r} has {len(digits)} hex digits{shown} and was read as "
+        f"{digits.rjust(32, '0')}: pass the whole 32-digit trace id, as in the trace page's "
+        "address (…/trace/<trace id>) or the trace's JSON"
+    )
+
+
 def _get(url: str, timeout_s: float) -> tuple[bytes | None, str | None]:
     """The body at ``url``, or the reason there is none (in words)."""
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.read(_MAX_BODY_BYTES + 1)[:_MAX_BODY_BYTES], None
+            body = response.read(_MAX_BODY_BYTES + 1)
+            if len(body) > _MAX_BODY_BYTES:
+                return None, f"the answer is larger than {_MAX_BODY_BYTES >> 20} MiB"
+            return body, None
+    except http.client.IncompleteRead as exc:
+        return None, f"the answer was cut short ({len(exc.partial)} bytes read); try again"
+    except http.client.HTTPException as exc:
+        return None, f"not an HTTP service, or not Jaeger's query service ({type(exc).__name__})"
     except urllib.error.HTTPError as exc:
         with exc:
-            detail = _error_detail(exc.read(64 * 1024))
+            try:
+                detail = _error_detail(exc.read(64 * 1024))
+            except (OSError, http.client.HTTPException):
+                detail = ""
         if exc.code == 404:
             return None, "trace not found (HTTP 404)" + (f": {detail}" if detail else "")
         return None, f"HTTP {exc.code} {exc.reason}" + (f": {detail}" if detail else "")
@@ -104,6 +136,8 @@ def _get(url: str, timeout_s: float) -> tuple[bytes | None, str | None]:
         return None, f"cannot connect ({reason})"
     except TimeoutError:
         return None, f"no answer within {timeout_s:g} s"
+    except ConnectionResetError:
+        return None, "the connection was reset (is this Jaeger's query service?)"
     except (OSError, ValueError) as exc:
         return None, f"request failed ({exc})"
 

@@ -10,7 +10,8 @@ JSON), 64-bit integers as strings or numbers, enums as numbers or names, ``array
 ``kvlistValue`` attributes, the older ``instrumentationLibrarySpans`` key.
 
 Bad input never raises: each problem becomes one line naming ``file:line`` and what is wrong,
-and everything else is still read.
+and everything else is still read. Files are streamed: JSON lines are read and decoded a line at
+a time, so memory follows the spans read, not the size of the file.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import binascii
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
-__all__ = ["ReadResult", "decode_value", "read_files", "read_text"]
+__all__ = ["ReadResult", "decode_value", "read_files", "read_stream", "read_text"]
 
 # Past this many problems in one source the rest are counted, not listed, so a file of garbage
 # gives a screenful, not a million lines.
@@ -104,22 +105,147 @@ def read_files(paths: Iterable[str | Path]) -> ReadResult:
 
 
 def _read_file(path: Path) -> ReadResult:
+    source = "<stdin>" if str(path) == "-" else str(path)
     try:
         # "-" is standard input, as for most command-line tools (``... | agentspans report -``).
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        if str(path) == "-":
+            return read_stream(sys.stdin.buffer, source)
+        with path.open("rb") as stream:
+            return read_stream(stream, source)
     except FileNotFoundError:
         return ReadResult(problems=[f"{path}: no such file"])
     except IsADirectoryError:
         return ReadResult(problems=[f"{path}: is a directory, not an OTLP/JSON file"])
     except OSError as exc:
         return ReadResult(problems=[f"{path}: cannot read ({exc.strerror or exc})"])
+
+
+# Reading is streamed: a file of JSON lines is read a line at a time, each line's spans kept as
+# records and its JSON dropped, so memory follows the spans, not the file's text. A line is
+# read in pieces of _PIECE_BYTES so that binary data (/dev/zero) is recognised at once.
+_PIECE_BYTES = 8 * 1024 * 1024
+_MAX_LINE_BYTES = 512 * 1024 * 1024
+# A file that is one JSON document (pretty-printed) is parsed whole, up to this size.
+_MAX_DOCUMENT_BYTES = 1024 * 1024 * 1024
+
+
+class _BadBytes(ValueError):
+    """The input is not text; the message says why."""
+
+
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of ``stream``, checked to be UTF-8 text."""
+    offset = 0
+    number = 0
+    while True:
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            piece = stream.readline(_PIECE_BYTES)
+            if not piece:
+                break
+            nul = piece.find(b"\x00")
+            if nul >= 0:
+                raise _BadBytes(f"not OTLP/JSON (binary data: byte {offset + size + nul} is NUL)")
+            pieces.append(piece)
+            size += len(piece)
+            if piece.endswith(b"\n"):
+                break
+            if size > _MAX_LINE_BYTES:
+                raise _BadBytes(
+                    f"line {number + 1} is longer than {_MAX_LINE_BYTES >> 20} MiB; "
+                    "not OTLP/JSON lines"
+                )
+        if not pieces:
+            return
+        raw = b"".join(pieces)
+        number += 1
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise _BadBytes(
+                f"not OTLP/JSON (not UTF-8 text: byte {offset + exc.start} is invalid)"
+            ) from None
+        offset += len(raw)
+        yield number, text
+
+
+def read_stream(stream: IO[bytes], source: str) -> ReadResult:
+    """Read OTLP/JSON from a binary ``stream``: JSON lines a line at a time, or one document.
+
+    Whether it is JSON lines is decided by the first non-empty line: one that parses on its own
+    starts a file of JSON lines; otherwise the whole stream is read as one document (and, if
+    that fails too, line by line, as :func:`read_text` does).
+    """
+    problems = _Problems(source)
+    records: list[SpanRecord] = []
+    lines = _lines(stream)
+    buffered: list[str] = []
+    other_signals = 0
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ReadResult(
-            problems=[f"{path}: not OTLP/JSON (not UTF-8 text: byte {exc.start} is invalid)"]
+        for number, text in lines:
+            if not text.strip():
+                buffered.append(text)
+                continue
+            try:
+                document = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                buffered.append(text)
+                return _read_document(buffered, lines, source)
+            # JSON lines: from here on, one document a line, each dropped once decoded.
+            other_signals += _take(document, f"{source}:{number}", records, problems)
+            for number, text in lines:
+                if not text.strip():
+                    continue
+                where = f"{source}:{number}"
+                try:
+                    document = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    problems.add(where, f"not JSON ({exc.msg} at column {exc.colno})")
+                    continue
+                except RecursionError:
+                    problems.add(where, "not JSON we can read (nested too deeply)")
+                    continue
+                other_signals += _take(document, where, records, problems)
+            break
+        else:
+            problems.add(source, "empty, no spans in it")
+    except _BadBytes as exc:
+        problems.add(source, str(exc))
+    if other_signals:
+        problems.add(
+            source,
+            f"{other_signals} {'entry holds' if other_signals == 1 else 'entries hold'} metrics, "
+            "logs or profiles, not traces; skipped",
         )
-    return read_text(text, "<stdin>" if str(path) == "-" else str(path))
+    return ReadResult(records, problems.finish())
+
+
+def _take(document: Any, where: str, records: list[SpanRecord], problems: _Problems) -> int:
+    """Decode one document into ``records``; 1 if it held another signal instead, else 0."""
+    if _is_other_signal(document):
+        return 1
+    try:
+        records.extend(_decode_document(document, where, problems))
+    except RecursionError:
+        problems.add(where, "not OTLP/JSON we can read (attributes nested too deeply)")
+    return 0
+
+
+def _read_document(buffered: list[str], rest: Iterator[tuple[int, str]], source: str) -> ReadResult:
+    """The stream is not JSON lines: read it whole (bounded) as :func:`read_text` does."""
+    size = sum(len(text) for text in buffered)
+    for _, text in rest:
+        size += len(text)
+        if size > _MAX_DOCUMENT_BYTES:
+            return ReadResult(
+                problems=[
+                    f"{source}: not OTLP/JSON lines, and larger than "
+                    f"{_MAX_DOCUMENT_BYTES >> 20} MiB to read as one document"
+                ]
+            )
+        buffered.append(text)
+    return read_text("".join(buffered), source)
 
 
 def read_text(text: str, source: str) -> ReadResult:
@@ -132,10 +258,7 @@ def read_text(text: str, source: str) -> ReadResult:
     documents = _documents(text, source, problems)
     other_signals = 0
     for where, document in documents:
-        if _is_other_signal(document):
-            other_signals += 1
-            continue
-        records.extend(_decode_document(document, where, problems))
+        other_signals += _take(document, where, records, problems)
     if other_signals:
         problems.add(
             source,
@@ -149,6 +272,9 @@ def _documents(text: str, source: str, problems: _Problems) -> list[tuple[str, A
     """The JSON documents in ``text``, each with where it was found."""
     try:
         document = json.loads(text)
+    except RecursionError:
+        problems.add(source, "not JSON we can read (nested too deeply)")
+        return []
     except json.JSONDecodeError as whole_error:
         by_line: list[tuple[str, Any]] = []
         line_errors: list[tuple[str, str]] = []
@@ -160,6 +286,8 @@ def _documents(text: str, source: str, problems: _Problems) -> list[tuple[str, A
                 by_line.append((where, json.loads(line)))
             except json.JSONDecodeError as exc:
                 line_errors.append((where, f"not JSON ({exc.msg} at column {exc.colno})"))
+            except RecursionError:
+                line_errors.append((where, "not JSON we can read (nested too deeply)"))
         if any(isinstance(document, dict) for _, document in by_line):
             for where, message in line_errors:
                 problems.add(where, message)

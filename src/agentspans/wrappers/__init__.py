@@ -22,7 +22,12 @@ LLM_INTEGRATIONS: dict[str, str] = {
 }
 
 # Agent frameworks (docs/frameworks.md): same interface, named after the framework.
-FRAMEWORK_INTEGRATIONS: dict[str, str] = {}
+FRAMEWORK_INTEGRATIONS: dict[str, str] = {
+    "openai_agents": "agentspans.wrappers.openai_agents",
+    "mcp": "agentspans.wrappers.mcp",
+    "langchain": "agentspans.wrappers.langchain",
+    "crewai": "agentspans.wrappers.crewai",
+}
 
 # Every name ``libraries=`` / ``AGENTSPANS_LIBRARIES`` accepts, in the order they are installed.
 INTEGRATIONS: dict[str, str] = {**LLM_INTEGRATIONS, **FRAMEWORK_INTEGRATIONS}

@@ -11,18 +11,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentspans.wrappers._llm import field_of, items_of
+from agentspans.wrappers._fields import field_of, items_of
 
-_MAX_CHARS = 65_536
+# What one content attribute may hold, in UTF-8 bytes (docs/llm.md: 64 KiB).
+MAX_BYTES = 65_536
+_MARK = "…"
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON, cut at ``_MAX_CHARS`` so one prompt cannot blow the span size limits."""
+    """Compact JSON, cut at ``MAX_BYTES`` of UTF-8 so one prompt cannot blow the span limits."""
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS] + "…"
+    return cap(text)
+
+
+def cap(text: str, limit: int = MAX_BYTES) -> str:
+    """``text`` if its UTF-8 fits in ``limit`` bytes, else its longest prefix that does with
+    the mark, never splitting a character."""
+    if len(text) * 4 <= limit:  # the common case, without encoding: 4 bytes a character at most
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    room = limit - len(_MARK.encode())
+    # errors="ignore" drops the partial character a byte cut may leave at the end
+    return data[:room].decode("utf-8", "ignore") + _MARK
 
 
 def _arguments(value: Any) -> Any:

@@ -27,6 +27,8 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
 from agentspans._runtime import LLM_CALL_KEY, RUNTIME, current_agent_name, inside_llm_call
+from agentspans.wrappers import _content, _evidence, _raw, _streams
+from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
 
 # Keyword arguments that shape the transport, not the request the model sees: left out of the
@@ -53,44 +55,6 @@ TRANSPORT_PARAMETERS = frozenset(
         "litellm_logging_obj",
     }
 )
-
-
-def sent(value: Any) -> bool:
-    """Whether an argument was really sent: not None, not the SDKs' ``NOT_GIVEN`` / ``omit``."""
-    if value is None:
-        return False
-    return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
-
-
-def field_of(value: Any, name: str) -> Any:
-    """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return value.get(name)
-    try:
-        return getattr(value, name, None)
-    except Exception:  # a property of a malformed model may raise
-        return None
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def as_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def as_number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
-def items_of(value: Any) -> list[Any]:
-    """``value`` as a list when it is a list or tuple, else empty (never iterate unknown things)."""
-    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 @dataclass
@@ -147,9 +111,13 @@ class ResponseSummary:
     # The server the response shows it came from, when the request could not tell (an
     # OpenAI-compatible server on an unremarkable URL); see ``_providers.provider_from_response``.
     provider: str | None = None
+    # The tool calls the response asked for, by id (dependency evidence, see ``_evidence``).
+    tool_call_ids: list[str] = field(default_factory=list)
 
     def attributes(self) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
+        if self.tool_call_ids:
+            out[semconv.RESPONSE_TOOL_CALL_IDS] = list(self.tool_call_ids)
         if self.response_id is not None:
             out[semconv.GEN_AI_RESPONSE_ID] = self.response_id
         if self.model is not None:
@@ -237,12 +205,12 @@ class LLMRequest:
         if agent is not None:
             attrs[semconv.GEN_AI_AGENT_NAME] = agent
         if capture:
-            from agentspans.wrappers._content import to_json
-
             if self.input_messages is not None:
-                attrs[semconv.GEN_AI_INPUT_MESSAGES] = to_json(self.input_messages)
+                attrs[semconv.GEN_AI_INPUT_MESSAGES] = _content.to_json(self.input_messages)
             if self.system_instructions:
-                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(self.system_instructions)
+                attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = _content.to_json(
+                    self.system_instructions
+                )
         return attrs
 
 
@@ -288,7 +256,7 @@ def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None
 class LLMInvocation(Invocation):
     """The span of one LLM call; hands streams to a proxy that ends it when the stream ends."""
 
-    __slots__ = ("capture", "reader", "request")
+    __slots__ = ("_ends_with_body", "capture", "raw_mode", "reader", "request")
 
     # Provider errors can echo request content or a masked key: record only the error's type.
     record_exception_message = False
@@ -300,24 +268,38 @@ class LLMInvocation(Invocation):
         request: LLMRequest,
         reader: ResponseReader,
         capture: bool,
+        raw_mode: str | None = None,
     ) -> None:
         super().__init__(span, context)
         self.request = request
         self.reader = reader
         self.capture = capture
+        # ``X-Stainless-Raw-Response`` of a ``with_raw_response`` / ``with_streaming_response``
+        # call: the result is then the SDK's raw response, its body read later (or already).
+        self.raw_mode = raw_mode
+        self._ends_with_body = False
 
     def on_result(self, result: Any) -> Any:
-        from agentspans.wrappers import _streams
-
+        if self.raw_mode is not None:
+            self._ends_with_body = _raw.trace_raw_response(result, self)
+            return result
         reader = self.reader
         if reader.is_stream(result):
             return _streams.traced_stream(result, self, asynchronous=False)
         if reader.is_async_stream(result):
             return _streams.traced_stream(result, self, asynchronous=True)
-        summary = reader.summarise(result, self.capture)
-        if summary is not None:
-            self.record_summary(summary)
+        self.summarise(result)
         return result
+
+    def summarise(self, response: Any) -> None:
+        """Record what a complete response says: the parsed model or a raw body's document."""
+        summary = self.reader.summarise(response, self.capture)
+        if summary is not None:
+            summary.tool_call_ids = _evidence.response_tool_call_ids(response)
+            self.record_summary(summary)
+
+    def ends_later(self, result: Any, proxy: Any) -> bool:
+        return self._ends_with_body or proxy is not result
 
     def record_summary(self, summary: ResponseSummary) -> None:
         span = self.span
@@ -327,9 +309,9 @@ class LLMInvocation(Invocation):
         if summary.provider is not None and self.request.provider_is_a_guess:
             span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, summary.provider)
         if self.capture and summary.output_messages is not None:
-            from agentspans.wrappers._content import to_json
-
-            span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(summary.output_messages))
+            span.set_attribute(
+                semconv.GEN_AI_OUTPUT_MESSAGES, _content.to_json(summary.output_messages)
+            )
 
     def record_error(self, exc: BaseException) -> None:
         span = self.span
@@ -346,6 +328,8 @@ class LLMInvocation(Invocation):
 def public_error_type(exc: BaseException) -> str:
     """``error.type``: the class under the name its package exports (``openai.RateLimitError``)."""
     cls = type(exc)
+    if cls.__module__ == "builtins":
+        return error_type(exc)  # ``ConnectionError``, as the conventions spell builtins
     package = cls.__module__.split(".", 1)[0]
     module = sys.modules.get(package)
     if module is not None and getattr(module, cls.__name__, None) is cls:
@@ -353,7 +337,9 @@ def public_error_type(exc: BaseException) -> str:
     return error_type(exc)
 
 
-def start_llm_call(request_of: Any, reader: ResponseReader) -> LLMInvocation | None:
+def start_llm_call(
+    request_of: Any, reader: ResponseReader, raw_mode: str | None = None
+) -> LLMInvocation | None:
     """Open the span for the request ``request_of(capture)`` builds; None when not traced.
 
     ``request_of`` is only called when a span will be made, so an untraced call (not
@@ -372,4 +358,4 @@ def start_llm_call(request_of: Any, reader: ResponseReader) -> LLMInvocation | N
         attributes=request.attributes(capture),
     )
     context = otel_context.set_value(LLM_CALL_KEY, True, trace.set_span_in_context(span, parent))
-    return LLMInvocation(span, context, request, reader, capture)
+    return LLMInvocation(span, context, request, reader, capture, raw_mode)

@@ -30,6 +30,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from agentspans._errors import report_internal_error
 from agentspans._runtime import LLM_CALL_KEY, RUNTIME, inside_llm_call
+from agentspans.wrappers import _raw
 from agentspans.wrappers._llm import LLMInvocation, LLMRequest, ResponseReader
 
 _PENDING_KEY = otel_context.create_key("agentspans.native_llm_call")
@@ -41,7 +42,7 @@ Aliases = Mapping[str, tuple[str, Callable[[Any], Any]]]
 class NativeAwareInvocation(LLMInvocation):
     """An LLM call whose span is the client's own when it has one, agentspans' otherwise."""
 
-    __slots__ = ("_aliases", "_claimed", "_parent", "_start_ns", "_tracer")
+    __slots__ = ("_aliases", "_body", "_claimed", "_native", "_parent", "_start_ns", "_tracer")
 
     def __init__(
         self,
@@ -60,6 +61,10 @@ class NativeAwareInvocation(LLMInvocation):
         self._aliases = aliases
         self._start_ns = time.time_ns()
         self._claimed = False
+        self._native: Span | None = None
+        # A raw response's body the SDK's span ends with, read by agentspans on the way (the SDK
+        # records no usage from a body it leaves to the app): summarised just before that end.
+        self._body: Any = None
 
     # -- the native span -------------------------------------------------------------------------
     def claim(self, span: Span) -> None:
@@ -67,18 +72,45 @@ class NativeAwareInvocation(LLMInvocation):
         if self._claimed:
             return
         self._claimed = True
-        if not span.is_recording():
+        try:  # runs inside the SDK's call: an error here must never reach the app
+            if not span.is_recording():
+                return
+            self._native = span
+            present = _attributes_of(span)
+            missing = {
+                k: v for k, v in self.request.attributes(self.capture).items() if k not in present
+            }
+            span.set_attributes(missing)
+            _before_end(span, self._aliases, self._settle_body)
+        except Exception as exc:
+            report_internal_error("claiming a native span", exc)
+
+    def _settle_body(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            body.exhausted()
+
+    def record_summary(self, summary: Any) -> None:
+        """On the SDK's span, only what it did not record itself."""
+        native = self._native
+        if native is None:
+            super().record_summary(summary)
             return
-        present = _attributes_of(span)
-        missing = {
-            k: v for k, v in self.request.attributes(self.capture).items() if k not in present
-        }
-        span.set_attributes(missing)
-        _before_end(span, self._aliases)
+        present = _attributes_of(native)
+        native.set_attributes({k: v for k, v in summary.attributes().items() if k not in present})
+
+    def end(self, end_time: int | None = None) -> None:
+        if self._native is None:
+            super().end(end_time)  # the SDK ends its own span
 
     # -- outcome ---------------------------------------------------------------------------------
     def succeed(self, result: Any) -> Any:
         if self._claimed:
+            if self.raw_mode is not None and self._native is not None:
+                try:
+                    self._body = _raw.follow_json_body(result, self)
+                except Exception as exc:
+                    report_internal_error("native raw response", exc)
             return result  # the client ends its span when the call (or its stream) is done
         self._open_own_span()
         return super().succeed(result)
@@ -106,7 +138,7 @@ def _attributes_of(span: Span) -> Mapping[str, Any]:
     return attributes if isinstance(attributes, Mapping) else {}
 
 
-def _before_end(span: Span, aliases: Aliases) -> None:
+def _before_end(span: Span, aliases: Aliases, settle: Callable[[], None]) -> None:
     """Copy the SDK's attributes to the conventions' names just before ``span`` ends.
 
     An SDK span's attributes freeze when ``end()`` starts, before any processor runs, so the copy
@@ -116,6 +148,7 @@ def _before_end(span: Span, aliases: Aliases) -> None:
 
     def end(end_time: int | None = None) -> None:
         try:
+            settle()
             attributes = _attributes_of(span)
             for source, (target, convert) in aliases.items():
                 if target not in attributes and source in attributes:

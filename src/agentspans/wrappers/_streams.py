@@ -22,15 +22,18 @@ import inspect
 import time
 import weakref
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from agentspans import semconv
 from agentspans._errors import report_internal_error
 from agentspans.wrappers import _tokens
+from agentspans.wrappers._evidence import add_chunk_tool_call_ids
 from agentspans.wrappers._lifecycle import Starter, traced
-from agentspans.wrappers._llm import ChunkReader, LLMInvocation
+
+if TYPE_CHECKING:  # _llm hands streams to this module: a runtime import would be a circle
+    from agentspans.wrappers._llm import ChunkReader, LLMInvocation
 
 
 class StreamState:
@@ -65,6 +68,7 @@ class StreamState:
         try:
             if self.reader.read(chunk) and self._first_output_ns is None:
                 self._first_output_ns = now
+            add_chunk_tool_call_ids(chunk, self.reader.summary.tool_call_ids)
         except Exception as exc:
             report_internal_error("stream chunk reader", exc)
 
@@ -103,7 +107,13 @@ class StreamState:
             if settle is not None:
                 settle(self.source)
             summary = self.reader.summary
-            estimated = not summary.usage.known() and self._estimate()
+            # Only a stream read to its end has a text to count: one closed or dropped early
+            # would get an invented (partial) count.
+            estimated = (
+                outcome in ("completed", "truncated")
+                and not summary.usage.known()
+                and self._estimate()
+            )
             self.invocation.record_summary(summary)
             span.set_attribute(semconv.STREAM_OUTCOME, outcome)
             if estimated:

@@ -1,8 +1,10 @@
-"""The client library versions agentspans supports: declared here, and only here.
+"""The library versions agentspans supports: declared here, and only here.
 
 ``scripts/test-oldest.sh`` installs :data:`OLDEST` into a second virtual environment and runs
-``tests/llm`` there; the main environment tests the newest. A library older than its oldest
-supported version is still patched (most of the surface is stable), with one warning.
+``tests/llm`` there, and :data:`OLDEST_FRAMEWORKS` into a third one for ``tests/frameworks``
+(the oldest openai-agents needs a newer openai than the oldest client release tested); the main
+environment tests the newest. A library older than its oldest supported version is still
+instrumented (most of the surface is stable), with one warning.
 """
 
 from __future__ import annotations
@@ -23,13 +25,40 @@ OLDEST: dict[str, str] = {
 # newer releases that broke them).
 OLDEST_COMPANIONS: tuple[str, ...] = ("httpx<0.28",)
 
+# The oldest release of each agent framework integration (docs/frameworks.md), by distribution
+# name; installed together, with the newest openai their own pins allow.
+OLDEST_FRAMEWORKS: dict[str, str] = {
+    "openai-agents": "0.1.0",  # TracingProcessor, span data types and Runner.run_streamed
+    "mcp": "1.9.4",  # the oldest that openai-agents 0.1.0 accepts; ClientSession.call_tool
+    "langchain-core": "0.3.51",  # register_configure_hook; older ones break on pydantic 2.11
+    "langgraph": "0.3.5",  # Command(goto=), Send, graph:step tags (0.3.0 is yanked)
+    "langchain-openai": "0.3.0",  # not patched; the client the LangGraph tests drive
+}
+
+# What they need beside them: the oldest openai that openai-agents 0.1.0 accepts, and the
+# pydantic / httpx of their day (mcp 1.9.4 imports a pydantic internal that 2.12 removed).
+OLDEST_FRAMEWORK_COMPANIONS: tuple[str, ...] = ("openai==1.87.0", "pydantic<2.12", "httpx<0.29")
+
+# Frameworks whose own pins clash with the main test environment (crewai pins openai, pydantic,
+# httpx): each is tested in a venv of its own (``scripts/test-crewai.sh``), at this release.
+OLDEST_OWN_VENV: dict[str, str] = {
+    "crewai": "1.15.30",  # crewai.hooks interception points (EXECUTION_START, PRE_STEP, ...)
+}
+
 
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
+def oldest(library: str) -> str:
+    for table in (OLDEST, OLDEST_FRAMEWORKS, OLDEST_OWN_VENV):
+        if library in table:
+            return table[library]
+    raise KeyError(library)
+
+
 def supported(library: str, version: str) -> bool:
-    return _release(version) >= _release(OLDEST[library])
+    return _release(version) >= _release(oldest(library))
 
 
 def warn_if_unsupported(library: str) -> None:
@@ -45,5 +74,5 @@ def warn_if_unsupported(library: str) -> None:
             "its calls are traced on a best-effort basis",
             library,
             installed,
-            OLDEST[library],
+            oldest(library),
         )

@@ -1,4 +1,6 @@
-"""anthropic: ``messages.create`` (sync, async, ``stream=True``) and ``messages.stream()``.
+"""anthropic: ``messages`` and ``beta.messages``: ``create`` (sync, async, ``stream=True``),
+``parse`` and ``stream()``; ``with_raw_response`` / ``with_streaming_response`` call the same
+methods with the raw-response header, and the span follows the body (see ``_raw``).
 
 SDKs that emit their own span per call (2.x: ``anthropic.messages.create``, scope
 ``com.anthropic.sdk.python``) keep it as the call's only span, enriched by agentspans (see
@@ -15,20 +17,19 @@ from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans._runtime import RUNTIME
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._evidence import request_evidence
+from agentspans.wrappers._fields import as_int, as_str, field_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     Usage,
-    as_int,
-    as_str,
-    field_of,
     fingerprint_parameters,
     request_parameters,
-    sent,
     start_llm_call,
 )
 from agentspans.wrappers._native import Aliases, claim_hook, start_native_aware_call
+from agentspans.wrappers._raw import raw_response_mode
 from agentspans.wrappers._streams import TracedStreamManager
 
 PROVIDER = "anthropic"
@@ -172,6 +173,13 @@ class MessagesReader:
                 sync, asynchronous = (*sync, MessageStream), (*asynchronous, AsyncMessageStream)
             except ImportError:
                 pass
+            try:  # what ``beta.messages.stream()`` yields
+                from anthropic.lib.streaming import BetaAsyncMessageStream, BetaMessageStream
+
+                sync = (*sync, BetaMessageStream)
+                asynchronous = (*asynchronous, BetaAsyncMessageStream)
+            except ImportError:
+                pass
             type(self)._types = (sync, asynchronous)
         assert self._types is not None
         return self._types
@@ -217,6 +225,7 @@ def messages_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) ->
         ),
         prompt_text=_tokens.prompt_text([system, messages]) if streaming else None,
     )
+    request.parameters.update(request_evidence(messages))
     if capture:
         request.input_messages, request.system_instructions = _content.anthropic_messages(
             messages, system
@@ -235,9 +244,13 @@ def _starter(kwargs: Mapping[str, Any], instance: Any, native: bool) -> Invocati
     def request_of(capture: bool) -> LLMRequest:
         return messages_request(instance, kwargs, capture)
 
+    raw_mode = raw_response_mode(kwargs)
     if native:
-        return start_native_aware_call(request_of, READER, NATIVE_ALIASES)
-    return start_llm_call(request_of, READER)
+        invocation = start_native_aware_call(request_of, READER, NATIVE_ALIASES)
+        if invocation is not None:
+            invocation.raw_mode = raw_mode  # for the span of its own it opens without a native one
+        return invocation
+    return start_llm_call(request_of, READER, raw_mode)
 
 
 def create_factory(owner: Any, attribute: str, raw: Any) -> Any:
@@ -267,9 +280,32 @@ def stream_factory(owner: Any, attribute: str, raw: Any) -> Any:
     return wrapper
 
 
+# The modules of ``messages`` and ``beta.messages`` (the resources moved into packages in 0.4x);
+# ``parse`` (structured output) is traced like ``create``; ``count_tokens`` is no LLM call.
+_MODULES = (
+    "anthropic.resources.messages",
+    "anthropic.resources.messages.messages",
+    "anthropic.resources.beta.messages",
+    "anthropic.resources.beta.messages.messages",
+)
+_FACTORIES = {"create": create_factory, "parse": create_factory, "stream": stream_factory}
+
+
+def _install(patches: Patches) -> Callable[[Any], None]:
+    def install(module: Any) -> None:
+        for class_name in ("Messages", "AsyncMessages"):
+            cls = getattr(module, class_name, None)
+            if not isinstance(cls, type):
+                continue
+            for method, factory in _FACTORIES.items():
+                if callable(vars(cls).get(method)):
+                    patches.wrap(cls, method, factory)
+
+    return install
+
+
 def instrument(patches: Patches) -> None:
     """Register the anthropic patches; each applies when its module is (or was) imported."""
     _versions.warn_if_unsupported("anthropic")
-    for cls in ("Messages", "AsyncMessages"):
-        patches.patch_path(f"anthropic.resources.messages:{cls}.create", create_factory)
-        patches.patch_path(f"anthropic.resources.messages:{cls}.stream", stream_factory)
+    for module in _MODULES:
+        patches.on_import(module, _install(patches))

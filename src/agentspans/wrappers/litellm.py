@@ -1,4 +1,5 @@
-"""litellm: ``litellm.completion`` and ``litellm.acompletion`` (``stream=True`` included).
+"""litellm: ``completion`` / ``acompletion`` (``stream=True`` included), ``embedding`` /
+``aembedding``, and ``litellm.Router``'s calls, which go through them.
 
 One span per call, named for the model as the app passed it (``chat openai/gpt-4o-mini``). The
 span carries ``LLM_CALL_KEY`` in its context, so when litellm reaches a provider through another
@@ -14,14 +15,21 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _providers, _versions
+from agentspans.wrappers._fields import as_str
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
-    as_str,
+    fingerprint_parameters,
+    request_parameters,
     start_llm_call,
 )
-from agentspans.wrappers.openai import CHAT_READER, ChatChunkReader, chat_format_request
+from agentspans.wrappers.openai import (
+    CHAT_READER,
+    EMBEDDINGS_READER,
+    ChatChunkReader,
+    chat_format_request,
+)
 
 # litellm's provider names -> the conventions' (others are kept as litellm spells them).
 _PROVIDERS = {
@@ -143,8 +151,62 @@ def _factory(asynchronous: bool) -> Any:
     return factory
 
 
+class EmbeddingReader(CompletionReader):
+    """``EmbeddingResponse``: the model and ``usage.prompt_tokens``; never a stream."""
+
+    def is_stream(self, result: Any) -> bool:
+        return False
+
+    def is_async_stream(self, result: Any) -> bool:
+        return False
+
+    def summarise(self, result: Any, capture: bool) -> ResponseSummary | None:
+        return EMBEDDINGS_READER.summarise(result, capture)
+
+
+def embedding_request(kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
+    model = as_str(kwargs.get("model"))
+    provider, host, port = provider_of(model, kwargs)
+    return LLMRequest(
+        operation=semconv.OP_EMBEDDINGS,
+        provider=provider,
+        model=model,
+        parameters=request_parameters(kwargs, _EMBEDDING_PARAMETERS),
+        server_address=host,
+        server_port=port,
+        fingerprint_parts=(
+            semconv.OP_EMBEDDINGS,
+            model,
+            kwargs.get("input"),
+            fingerprint_parameters(kwargs, ("model", "input", *_NOT_THE_REQUEST)),
+        ),
+    )
+
+
+_EMBEDDING_PARAMETERS = {"dimensions": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT}
+
+
+def _embedding_factory() -> Any:
+    reader = EmbeddingReader(asynchronous=False)
+
+    def factory(owner: Any, attribute: str, raw: Any) -> Any:
+        def start(instance: Any, args: Args, kwargs: Kwargs) -> Invocation | None:
+            given = dict(kwargs)
+            for name, value in zip(("model", "input"), args, strict=False):
+                given.setdefault(name, value)
+            return start_llm_call(lambda capture: embedding_request(given, capture), reader)
+
+        return traced(raw, start)
+
+    return factory
+
+
 def instrument(patches: Patches) -> None:
-    """Patch ``litellm.completion`` / ``litellm.acompletion`` (the package's own attributes)."""
+    """Patch ``litellm.completion`` / ``acompletion`` / ``embedding`` / ``aembedding`` (the
+    package's own attributes). ``litellm.Router`` calls these through the package at call time,
+    so a router's calls are traced by the same patches, once per deployment tried."""
     _versions.warn_if_unsupported("litellm")
     patches.patch_path("litellm:completion", _factory(asynchronous=False))
     patches.patch_path("litellm:acompletion", _factory(asynchronous=True))
+    patches.patch_path("litellm:embedding", _embedding_factory())
+    patches.patch_path("litellm:aembedding", _embedding_factory())

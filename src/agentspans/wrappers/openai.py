@@ -1,9 +1,11 @@
-"""openai: chat completions, the Responses API and embeddings, sync and async, streaming included.
+"""openai: chat completions, the Responses API, legacy completions and embeddings.
 
-``chat.completions.create``, ``responses.create`` and ``embeddings.create`` of the sync and async
-resources are patched (when ``openai`` is imported; never imported here). The SDKs'
-``chat.completions.stream()`` / ``responses.stream()`` helpers call ``create(stream=True)``, so
-they are traced through it; closing the helper closes the stream's response, which ends the span.
+``create`` (and ``parse`` where the version has it) of the sync and async resources are patched
+when ``openai`` is imported (never imported here). The SDKs' ``chat.completions.stream()`` /
+``responses.stream()`` helpers call ``create(stream=True)``, so they are traced through it;
+closing the helper closes the stream's response, which ends the span. ``with_raw_response`` and
+``with_streaming_response`` call the same methods with a raw-response header: the span then
+follows the raw response's body (:mod:`agentspans.wrappers._raw`).
 """
 
 from __future__ import annotations
@@ -14,20 +16,18 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
+from agentspans.wrappers._evidence import request_evidence
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
     Usage,
-    as_int,
-    as_str,
-    field_of,
     fingerprint_parameters,
-    items_of,
     request_parameters,
-    sent,
     start_llm_call,
 )
+from agentspans.wrappers._raw import raw_response_mode
 
 _CHAT_PARAMETERS = {
     "temperature": semconv.GEN_AI_REQUEST_TEMPERATURE,
@@ -176,6 +176,11 @@ class ChatChunkReader:
                 slot[2].append(arguments)
         if reason is not None:
             state[2] = reason
+
+    def settle(self, source: Any) -> None:
+        """With capture on, the output messages, joined once at the end (O(n) in the chunks)."""
+        if not self._capture or not self._choices:
+            return
         self.summary.output_messages = [
             _content.chat_output(
                 {
@@ -330,6 +335,7 @@ def chat_format_request(
         ),
         prompt_text=_tokens.prompt_text(messages) if streaming else None,
     )
+    request.parameters.update(request_evidence(messages))
     if capture:
         request.input_messages, request.system_instructions = _content.chat_messages(messages)
     return _guess(request)
@@ -359,6 +365,7 @@ def responses_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -
         ),
         prompt_text=_tokens.prompt_text([given, instructions]) if streaming else None,
     )
+    request.parameters.update(request_evidence(given))
     if capture:
         request.input_messages, request.system_instructions = _content.responses_input(
             given if sent(given) else None, instructions if sent(instructions) else None
@@ -389,6 +396,104 @@ def embeddings_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
     )
 
 
+# -- legacy completions ------------------------------------------------------------------------
+class CompletionsReader(_StreamTypes):
+    """Legacy ``completions.create``: ``choices[].text``, the chat format's usage."""
+
+    def summarise(self, result: Any, capture: bool) -> ResponseSummary | None:
+        summary = ResponseSummary(
+            response_id=as_str(field_of(result, "id")),
+            model=as_str(field_of(result, "model")),
+            usage=chat_usage(field_of(result, "usage")),
+        )
+        outputs = []
+        for choice in items_of(field_of(result, "choices")):
+            reason = as_str(field_of(choice, "finish_reason"))
+            if reason is not None:
+                summary.finish_reasons.append(reason)
+            if capture:
+                text = {"role": "assistant", "content": field_of(choice, "text")}
+                outputs.append(_content.chat_output(text, reason))
+        if capture:
+            summary.output_messages = outputs
+        return summary
+
+    def chunk_reader(self, capture: bool) -> CompletionChunkReader:
+        return CompletionChunkReader(capture)
+
+
+class CompletionChunkReader:
+    """Accumulates legacy completion chunks (``choices[].text``)."""
+
+    __slots__ = ("_capture", "_finished", "_text", "summary")
+
+    def __init__(self, capture: bool) -> None:
+        self.summary = ResponseSummary()
+        self._capture = capture
+        self._text: list[str] = []
+        self._finished = False
+
+    def read(self, chunk: Any) -> bool:
+        summary = self.summary
+        summary.response_id = summary.response_id or as_str(field_of(chunk, "id"))
+        summary.model = summary.model or as_str(field_of(chunk, "model"))
+        usage = field_of(chunk, "usage")
+        if usage is not None:
+            summary.usage.merge(chat_usage(usage))
+        output = False
+        for choice in items_of(field_of(chunk, "choices")):
+            text = field_of(choice, "text")
+            if isinstance(text, str) and text:
+                self._text.append(text)
+                output = True
+            reason = as_str(field_of(choice, "finish_reason"))
+            if reason is not None:
+                summary.finish_reasons.append(reason)
+                self._finished = True
+        return output
+
+    def settle(self, source: Any) -> None:
+        if self._capture and self._text:
+            message = {"role": "assistant", "content": "".join(self._text)}
+            reason = self.summary.finish_reasons[0] if self.summary.finish_reasons else None
+            self.summary.output_messages = [_content.chat_output(message, reason)]
+
+    def finished(self) -> bool:
+        return self._finished
+
+    def output_text(self) -> str:
+        return "".join(self._text)
+
+
+COMPLETIONS_READER = CompletionsReader()
+
+
+def completions_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
+    provider, host, port = _server(instance)
+    model = as_str(kwargs.get("model"))
+    prompt = kwargs.get("prompt")
+    streaming = kwargs.get("stream") is True
+    request = LLMRequest(
+        operation=semconv.OP_TEXT_COMPLETION,
+        provider=provider,
+        model=model,
+        parameters=request_parameters(kwargs, _CHAT_PARAMETERS),
+        server_address=host,
+        server_port=port,
+        streaming=streaming,
+        fingerprint_parts=(
+            semconv.OP_TEXT_COMPLETION,
+            model,
+            prompt,
+            fingerprint_parameters(kwargs, ("model", "prompt")),
+        ),
+        prompt_text=_tokens.prompt_text(prompt) if streaming else None,
+    )
+    if capture and isinstance(prompt, str):
+        request.input_messages = [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+    return _guess(request)
+
+
 # -- patches -------------------------------------------------------------------------------------
 RequestBuilder = Callable[[Any, Mapping[str, Any], bool], LLMRequest]
 
@@ -396,26 +501,53 @@ RequestBuilder = Callable[[Any, Mapping[str, Any], bool], LLMRequest]
 def _factory(build: RequestBuilder, reader: Any) -> Callable[[Any, str, Any], Any]:
     def factory(owner: Any, attribute: str, raw: Any) -> Any:
         def start(instance: Any, args: Args, kwargs: Kwargs) -> Invocation | None:
-            return start_llm_call(lambda capture: build(instance, kwargs, capture), reader)
+            return start_llm_call(
+                lambda capture: build(instance, kwargs, capture),
+                reader,
+                raw_response_mode(kwargs),
+            )
 
         return traced(raw, start)
 
     return factory
 
 
-# Module path of each resource, and which of its classes' ``create`` to patch.
-PATCHES: tuple[tuple[str, RequestBuilder, Any], ...] = (
-    ("openai.resources.chat.completions:Completions.create", chat_request, CHAT_READER),
-    ("openai.resources.chat.completions:AsyncCompletions.create", chat_request, CHAT_READER),
-    ("openai.resources.responses:Responses.create", responses_request, RESPONSES_READER),
-    ("openai.resources.responses:AsyncResponses.create", responses_request, RESPONSES_READER),
-    ("openai.resources.embeddings:Embeddings.create", embeddings_request, EMBEDDINGS_READER),
-    ("openai.resources.embeddings:AsyncEmbeddings.create", embeddings_request, EMBEDDINGS_READER),
+# Module of each resource, its classes and the methods to patch on both. ``with_raw_response``
+# and ``with_streaming_response`` call these same methods (see ``_raw``); the ``stream()``
+# helpers call ``create(stream=True)``; ``parse()`` posts on its own, so it is patched too.
+# A method a client version lacks (``parse`` before 1.92, ``responses`` before 1.66) is skipped.
+PATCHES: tuple[tuple[str, tuple[str, ...], RequestBuilder, Any], ...] = (
+    ("openai.resources.chat.completions", ("create", "parse"), chat_request, CHAT_READER),
+    ("openai.resources.beta.chat.completions", ("parse",), chat_request, CHAT_READER),
+    ("openai.resources.responses", ("create", "parse"), responses_request, RESPONSES_READER),
+    ("openai.resources.completions", ("create",), completions_request, COMPLETIONS_READER),
+    ("openai.resources.embeddings", ("create",), embeddings_request, EMBEDDINGS_READER),
 )
+_CLASS_NAMES = {
+    "openai.resources.chat.completions": ("Completions", "AsyncCompletions"),
+    "openai.resources.beta.chat.completions": ("Completions", "AsyncCompletions"),
+    "openai.resources.responses": ("Responses", "AsyncResponses"),
+    "openai.resources.completions": ("Completions", "AsyncCompletions"),
+    "openai.resources.embeddings": ("Embeddings", "AsyncEmbeddings"),
+}
+
+
+def _installer(
+    patches: Patches, methods: tuple[str, ...], names: tuple[str, ...], factory: Any
+) -> Callable[[Any], None]:
+    def install(module: Any) -> None:
+        for class_name in names:
+            cls = getattr(module, class_name, None)
+            for method in methods:
+                if cls is not None and callable(vars(cls).get(method)):
+                    patches.wrap(cls, method, factory)
+
+    return install
 
 
 def instrument(patches: Patches) -> None:
     """Register the openai patches; each applies when its module is (or already was) imported."""
     _versions.warn_if_unsupported("openai")
-    for path, build, reader in PATCHES:
-        patches.patch_path(path, _factory(build, reader))
+    for module, methods, build, reader in PATCHES:
+        names = _CLASS_NAMES[module]
+        patches.on_import(module, _installer(patches, methods, names, _factory(build, reader)))

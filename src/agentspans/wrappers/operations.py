@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -22,8 +21,9 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
-from agentspans._runtime import AGENT_NAME_KEY, RUNTIME
-from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
+from agentspans._runtime import AGENT_NAME_KEY, FRAMEWORK_SPAN_KEY, RUNTIME
+from agentspans._suppress import suppressed
+from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced, traced_function
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,12 +61,23 @@ def start_operation(
     attributes: dict[str, AttributeValue] | None = None,
     *,
     tool_arguments: tuple[Args, Kwargs] | None = None,
+    parent: otel_context.Context | None = None,
+    tool_invocation: type[ToolInvocation] = ToolInvocation,
 ) -> Invocation | None:
-    """Start an ``{operation} {name}`` span in the current context; None when not instrumented."""
+    """Start an ``{operation} {name}`` span in ``parent`` (default: the current context).
+
+    None when not instrumented, or when ``parent``'s span is a framework integration's span of
+    the same operation and name (see ``FRAMEWORK_SPAN_KEY``): the call is already that span.
+    """
     runtime = RUNTIME.current
     if runtime is None:
         return None
-    parent = otel_context.get_current()
+    if parent is None:
+        parent = otel_context.get_current()
+    if suppressed(parent):
+        return None  # an exporter's or another instrumentation's internal call
+    if framework_span_of(parent, operation, name) is not None:
+        return None
     attrs: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: operation}
     if operation == semconv.OP_INVOKE_AGENT:
         attrs[semconv.GEN_AI_AGENT_NAME] = name
@@ -95,8 +106,25 @@ def start_operation(
         context = otel_context.set_value(AGENT_NAME_KEY, name, context)
         return Invocation(span, context)
     if operation == semconv.OP_EXECUTE_TOOL:
-        return ToolInvocation(span, context, capture)
+        return tool_invocation(span, context, capture)
     return Invocation(span, context)
+
+
+def claim_for_framework(
+    context: otel_context.Context, operation: str, name: str, span: Span
+) -> otel_context.Context:
+    """``context`` marked as a framework's ``{operation} {name}`` span (see FRAMEWORK_SPAN_KEY)."""
+    claim = (operation, name, span.get_span_context().span_id)
+    return otel_context.set_value(FRAMEWORK_SPAN_KEY, claim, context)
+
+
+def framework_span_of(context: otel_context.Context, operation: str, name: str) -> Span | None:
+    """The framework's ``{operation} {name}`` span when it is ``context``'s current span."""
+    claim = otel_context.get_value(FRAMEWORK_SPAN_KEY, context)
+    if not isinstance(claim, tuple) or claim[:2] != (operation, name):
+        return None
+    span = trace.get_current_span(context)
+    return span if span.get_span_context().span_id == claim[2] else None
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -131,8 +159,7 @@ def _default_agent_name(function: Any, instance: Any) -> str:
 def _decorate(
     function: F, make_start: Callable[[Any], Callable[[Any, Args, Kwargs], Invocation | None]]
 ) -> F:
-    start = make_start(function)
-    return wrapt.FunctionWrapper(function, traced(function, start))  # type: ignore[return-value]
+    return traced_function(function, make_start(function))  # type: ignore[return-value]
 
 
 def _agent_starter(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentspans.analysis.accounting import Accounts, Subtrees
+from agentspans.analysis.detectors._links import Links, read_links
 from agentspans.analysis.forest import Tree
 from agentspans.analysis.model import Finding
 from agentspans.analysis.thresholds import Thresholds
@@ -29,6 +30,8 @@ class TraceView:
     coordinators: list[int]
     overhead_ns: int
     _calls: list[int] | None = None
+    _links: Links | None = None
+    _retry_chains: list[list[int]] | None = None
 
     def calls(self) -> list[int]:
         """Counted LLM calls and tool calls, by start (ties in tree order)."""
@@ -37,6 +40,12 @@ class TraceView:
             found.sort(key=self.tree.start.__getitem__)
             self._calls = found
         return self._calls
+
+    def links(self) -> Links:
+        """The trace's dependency evidence (tool-call ids), read on first use."""
+        if self._links is None:
+            self._links = read_links(self.tree, self.accounts)
+        return self._links
 
     def span_id(self, node: int) -> str:
         return self.tree.records[node].span_id
@@ -48,13 +57,29 @@ class TraceView:
         return self.tree.end[node] - self.tree.start[node]
 
     def severity(self, share: float) -> str:
-        """The documented rule for time and cost findings: a share of the trace's duration
-        (or cost) at or above ``severity_high_share`` is high, above the medium one medium."""
-        if share >= self.thresholds.severity_high_share:
-            return "high"
-        if share >= self.thresholds.severity_medium_share:
-            return "medium"
-        return "low"
+        """The rank of a share of the trace's duration (or cost): at or above
+        ``severity_high_share`` high, at or above ``severity_medium_share`` medium, else low."""
+        limits = self.thresholds
+        return _rank(share, limits.severity_high_share, limits.severity_medium_share)
+
+    def time_severity(self, saving_ns: float) -> str:
+        """A time finding's severity: the lower of its share's rank and its absolute saving's
+        (``severity_high_ms`` / ``severity_medium_ms``), so that 3 ms saved on a 5 ms trace is
+        not high."""
+        limits = self.thresholds
+        absolute = _rank(ms(saving_ns), limits.severity_high_ms, limits.severity_medium_ms)
+        return lower(self.severity(self.time_share(saving_ns)), absolute)
+
+    def cost_severity(self, usd: float, share: float) -> str:
+        """A cost finding's severity: the lower of its cost share's rank and its absolute
+        cost's (``severity_high_usd`` / ``severity_medium_usd``): a $0.002 trace is not high."""
+        limits = self.thresholds
+        absolute = _rank(usd, limits.severity_high_usd, limits.severity_medium_usd)
+        return lower(self.severity(share), absolute)
+
+    @staticmethod
+    def higher(a: str, b: str) -> str:
+        return a if _ORDER[a] >= _ORDER[b] else b
 
     def time_share(self, ns: float) -> float:
         return ns / self.duration_ns if self.duration_ns > 0 else 0.0
@@ -70,13 +95,28 @@ class TraceView:
         share: float | None = None,
         severity: str | None = None,
     ) -> Finding:
-        """A finding about ``nodes``; its severity from ``share`` (default: the saving's share
-        of the trace's duration) unless given."""
+        """A finding about ``nodes``; its severity from ``share`` when given, else that of a time
+        finding (:meth:`time_severity`), unless ``severity`` is given."""
         if severity is None:
-            severity = self.severity(self.time_share(saving_ns) if share is None else share)
+            severity = self.time_severity(saving_ns) if share is None else self.severity(share)
         return Finding(
             kind, severity, tuple(self.span_id(n) for n in nodes), ms(saving_ns), message, details
         )
+
+
+_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def _rank(value: float, high: float, medium: float) -> str:
+    if value >= high:
+        return "high"
+    if value >= medium:
+        return "medium"
+    return "low"
+
+
+def lower(a: str, b: str) -> str:
+    return a if _ORDER[a] <= _ORDER[b] else b
 
 
 def ms(ns: float) -> float:

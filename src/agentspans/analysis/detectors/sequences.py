@@ -1,78 +1,266 @@
-"""``parallelizable_sequence``: sibling calls that ran one after another and need not have.
+"""``parallelizable_sequence``: independent calls that ran one after another.
 
-Under each parent, its direct children that are tool calls or (counted) LLM calls are taken in
-start order. A call that overlaps a sibling call already ran in parallel: it ends the current
-run and belongs to none; the others extend the run, each starting at or after the previous
-one ended. A run of
-at least ``parallelizable_min_calls`` calls is reported when running it concurrently would save
-at least ``parallelizable_min_savings_ms``: the saving is the sum of the calls' durations minus
-the longest, which is what the run would take if they all ran at once. Whether the calls really
-are independent the trace cannot say; the message asks the reader to check.
+The trace's dependency evidence decides what is independent; a finding never advises running
+concurrently two steps that it links. Three patterns are reported, each saying in
+``details["evidence"]`` what it rests on:
+
+1. ``tool_call_ids``: one model response asked for several tool calls (its
+   ``agentspans.response.tool_call_ids``) and the tool spans executing them (matched by
+   ``gen_ai.tool.call.id``, anywhere in the trace) ran one after another. The model wrote every
+   call's arguments before any ran, so none needs another's result.
+2. ``structure``, tools: without ids, tool calls in a row under one parent. A model call among
+   the siblings is a dependency point: in an agent loop (model -> the tools it asked for -> the
+   model reading their results) the model call needs the tools before it and the tools after
+   it need the model call, so a run never includes or crosses one. Tools right after a model
+   call whose response asked for tool calls (as many ids as tools ran, or a ``tool_calls`` /
+   ``tool_use`` finish reason) were asked for by that one response; other tools (no model call
+   before them, or one that finished with ``stop``) are the app's own code, and the message asks
+   the reader to check they do not feed each other.
+3. ``structure``, delegations: the same agent delegated to several times in a row under one
+   parent, with no model or tool call between and no tool result of one carried into another's
+   requests. Different agents in a row are not reported: a pipeline (CrewAI's sequential
+   process, research -> write) hands each agent's output to the next, and nothing in the trace
+   tells it from independent work.
+
+Calls that overlap a sibling already ran in parallel and end a run; failed calls and their
+retries (``error_retry``'s) end it too, since a retry waits for the failure by nature. A run of
+at least ``parallelizable_min_calls`` is reported when running it concurrently would save at
+least ``parallelizable_min_savings_ms``: the saving is the time the run's spans covered (the
+union of their windows) minus the longest of them, which is what the run would take if they
+all ran at once.
 """
 
 from __future__ import annotations
 
+from agentspans import semconv
+from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, name_counts
+from agentspans.analysis.detectors.repeats import retry_chains
 from agentspans.analysis.model import Finding
 
 KIND = "parallelizable_sequence"
+# Finish reasons of a response that asked for tool calls (OpenAI chat, Anthropic, older OpenAI).
+_TOOL_REASONS = frozenset({"tool_calls", "tool_use", "function_call"})
+BY_IDS = "tool_call_ids"
+BY_STRUCTURE = "structure"
 
 
 def detect(view: TraceView) -> list[Finding]:
-    tree, accounts, limits = view.tree, view.accounts, view.thresholds
-    start, end = tree.start, tree.end
-    findings: list[Finding] = []
-    for parent, kids in tree.children.items():
-        if len(kids) < limits.parallelizable_min_calls:
+    retrying = {node for chain in retry_chains(view) for node in chain}
+    findings, matched = _batches(view, retrying)
+    accounts = view.accounts
+    min_calls = view.thresholds.parallelizable_min_calls
+    for parent, kids in view.tree.children.items():
+        if len(kids) < min_calls:
             continue
-        calls = [c for c in kids if accounts.llm[c] or accounts.tool[c]]
-        if len(calls) < limits.parallelizable_min_calls:
-            continue
-        # Siblings are already in (start, span id) order in the tree.
-        run: list[int] = []
-        latest_end = None
-        last = len(calls) - 1
-        for position, call in enumerate(calls):
-            overlaps = (latest_end is not None and start[call] < latest_end) or (
-                position < last and start[calls[position + 1]] < end[call]
-            )
-            if latest_end is None or end[call] > latest_end:
-                latest_end = end[call]
-            if overlaps:
-                _close(view, parent, run, findings)
-                run = []
-            else:
-                run.append(call)
-        _close(view, parent, run, findings)
+        steps = [k for k in kids if accounts.llm[k] or accounts.tool[k] or accounts.agent[k]]
+        if len(steps) >= min_calls:
+            _sibling_runs(view, parent, steps, retrying | matched, findings)
     return findings
 
 
-def _close(view: TraceView, parent: int, run: list[int], findings: list[Finding]) -> None:
-    limits = view.thresholds
-    if len(run) < limits.parallelizable_min_calls:
+def _batches(view: TraceView, retrying: set[int]) -> tuple[list[Finding], set[int]]:
+    """Pattern 1: the tool calls each response asked for, matched by id. Returns the findings
+    and every tool span matched to a response (left out of the structural runs)."""
+    links = view.links()
+    findings: list[Finding] = []
+    matched: set[int] = set()
+    start = view.tree.start
+    for llm, asked in links.asked.items():
+        tools = [links.executor[c] for c in asked if c in links.executor]
+        # An id several responses asked for is no evidence of which one the tool served.
+        tools = [t for t in tools if links.call_id[t] not in links.ambiguous]
+        matched.update(tools)
+        tools = sorted({t for t in tools if t not in retrying}, key=start.__getitem__)
+        if len(tools) >= view.thresholds.parallelizable_min_calls:
+            _report(view, tools, findings, evidence=BY_IDS, asked_by=llm)
+    return findings, matched
+
+
+def _sibling_runs(
+    view: TraceView, parent: int, steps: list[int], excluded: set[int], findings: list[Finding]
+) -> None:
+    """Patterns 2 and 3 among one parent's children ``steps`` (in start order)."""
+    accounts, start, end = view.accounts, view.tree.start, view.tree.end
+    run: list[int] = []
+    # The model call the current run follows, with only tool calls between (-1: none).
+    model = -1
+    latest_end: int | None = None
+    last = len(steps) - 1
+    for position, step in enumerate(steps):
+        overlaps = (latest_end is not None and start[step] < latest_end) or (
+            position < last and start[steps[position + 1]] < end[step]
+        )
+        latest_end = end[step] if latest_end is None else max(latest_end, end[step])
+        if accounts.llm[step]:
+            _close(view, parent, run, findings, model)
+            run, model = [], step
+            continue
+        if accounts.agent[step] and model >= 0:
+            model = -1  # a delegation between: the tools after it are not the response's alone
+        if overlaps or step in excluded:
+            _close(view, parent, run, findings, model)
+            run = []
+            continue
+        if run and not _same_kind(view, run[-1], step):
+            _close(view, parent, run, findings, model)
+            run = []
+        run.append(step)
+    _close(view, parent, run, findings, model)
+
+
+def _same_kind(view: TraceView, previous: int, step: int) -> bool:
+    """Tools run with tools; a delegation runs only with delegations to the same agent."""
+    accounts, tree = view.accounts, view.tree
+    if accounts.tool[previous] and accounts.tool[step]:
+        return True
+    return (
+        accounts.agent[previous]
+        and accounts.agent[step]
+        and agent_name(tree, previous) == agent_name(tree, step)
+    )
+
+
+def _close(
+    view: TraceView, parent: int, run: list[int], findings: list[Finding], model: int
+) -> None:
+    if len(run) < view.thresholds.parallelizable_min_calls:
         return
+    if view.accounts.agent[run[0]]:
+        if not _linked(view, run):
+            _report(view, run, findings, evidence=BY_STRUCTURE, parent=parent)
+        return
+    _report(
+        view,
+        run,
+        findings,
+        evidence=BY_STRUCTURE,
+        parent=parent,
+        after_model=model >= 0 and _asked_for(view, model, len(run)),
+    )
+
+
+def _asked_for(view: TraceView, model: int, count: int) -> bool:
+    """Whether the model call's response asked for (at least) ``count`` tool calls: by its ids
+    when recorded, else by its finish reason. A response that finished with ``stop`` asked for
+    none: the tools after it are the app's own code."""
+    asked = view.links().asked.get(model)
+    if asked is not None:
+        return len(asked) >= count
+    reasons = view.tree.records[model].attributes.get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)
+    if isinstance(reasons, str):
+        reasons = (reasons,)
+    return isinstance(reasons, (list, tuple)) and any(r in _TOOL_REASONS for r in reasons)
+
+
+def _linked(view: TraceView, run: list[int]) -> bool:
+    """Whether a later delegation's requests carry back a tool result that an earlier one's
+    model asked for (a conversation handed on): then each needs the one before."""
+    links = view.links()
+    if not links.carried:
+        return False
+    members = set(run)
+    position = {node: i for i, node in enumerate(run)}
+    asked_in: dict[str, int] = {}  # tool-call id -> position of the delegation that asked
+    for node, asked in links.asked.items():
+        owner = _delegation_of(view, node, members)
+        if owner is not None:
+            for call in asked:
+                asked_in.setdefault(call, position[owner])
+    for node, carried in links.carried.items():
+        owner = _delegation_of(view, node, members)
+        if owner is not None and any(asked_in.get(c, len(run)) < position[owner] for c in carried):
+            return True
+    return False
+
+
+def _delegation_of(view: TraceView, node: int, members: set[int]) -> int | None:
+    """The member of ``members`` whose subtree holds ``node``, if any."""
+    parent = view.tree.parent
+    while node >= 0:
+        if node in members:
+            return node
+        node = parent[node]
+    return None
+
+
+def _report(
+    view: TraceView,
+    run: list[int],
+    findings: list[Finding],
+    *,
+    evidence: str,
+    parent: int | None = None,
+    asked_by: int | None = None,
+    after_model: bool = False,
+) -> None:
+    limits = view.thresholds
     start, end = view.tree.start, view.tree.end
     durations = [end[c] - start[c] for c in run]
-    saving = sum(durations) - max(durations)
-    if ms(saving) < limits.parallelizable_min_savings_ms or saving <= 0:
+    saving = _covered(view, run) - max(durations)
+    if saving <= 0 or ms(saving) < limits.parallelizable_min_savings_ms:
         return
     shown = name_counts([view.name(c) for c in run])
+    details: dict[str, object] = {
+        "evidence": evidence,
+        "calls": len(run),
+        "sequential_ms": ms(sum(durations)),
+        "longest_ms": ms(max(durations)),
+    }
+    if asked_by is not None:
+        details["requested_by_span_id"] = view.span_id(asked_by)
+        where = f"{view.name(asked_by)!r} asked for {len(run)} tool calls in one response"
+        advice = (
+            "The model wrote all of their arguments at once, so none needs another's result: "
+            "run them concurrently (asyncio.gather or a thread pool; most agent frameworks "
+            "have a parallel tool-call option)"
+        )
+    else:
+        assert parent is not None
+        details["parent_span_id"] = view.span_id(parent)
+        where = f"{len(run)} calls under {view.name(parent)!r}"
+        if view.accounts.agent[run[0]]:
+            advice = (
+                "Nothing in the trace links them (no model call between the delegations, no "
+                "result handed on); if each does not need the one before it, run them "
+                "concurrently"
+            )
+        elif after_model:
+            advice = (
+                "They come between two model calls, so one response asked for all of them: "
+                "run them concurrently (asyncio.gather, a thread pool, or the framework's "
+                "parallel tool-call option)"
+            )
+        else:
+            advice = (
+                "If they do not depend on each other, run them concurrently (asyncio.gather "
+                "or a thread pool)"
+            )
     findings.append(
         view.finding(
             KIND,
             run,
             saving,
             (
-                f"{len(run)} calls under {view.name(parent)!r} ran one after another "
-                f"({shown}; {human_ms(sum(durations))} in all). If they do not depend on each "
-                f"other, run them concurrently (asyncio.gather or a thread pool) to save about "
-                f"{human_ms(saving)}."
+                f"{where} ran one after another ({shown}; {human_ms(sum(durations))} in all). "
+                f"{advice} to save about {human_ms(saving)}."
             ),
-            {
-                "parent_span_id": view.span_id(parent),
-                "calls": len(run),
-                "sequential_ms": ms(sum(durations)),
-                "longest_ms": ms(max(durations)),
-            },
+            details,
         )
     )
+
+
+def _covered(view: TraceView, run: list[int]) -> int:
+    """The length of the union of the run's windows (runs are in start order)."""
+    start, end = view.tree.start, view.tree.end
+    total = 0
+    reach: int | None = None
+    for node in run:
+        s, e = start[node], end[node]
+        if reach is None or s >= reach:
+            total += e - s
+            reach = e
+        elif e > reach:
+            total += e - reach
+            reach = e
+    return total

@@ -1,16 +1,20 @@
 """Findings about shares of the whole: ``coordination_overhead``, ``cost_hotspot``,
 ``vram_pressure``.
 
-``coordination_overhead``: the coordinators' own time (the root's and that of every agent span
-that delegates to another agent) above ``coordination_overhead_share`` of the root's duration
-and at least ``coordination_overhead_min_ms``. The saving claimed is the part of it on the
-critical path: time that would come off the trace if the coordinators did not idle.
+``coordination_overhead``: the coordinators' own time above ``coordination_overhead_share`` of
+the root's duration and at least ``coordination_overhead_min_ms``. A coordinator is a span that
+delegated and waited: an agent span with agent, LLM or tool calls of its own beneath it, and a
+root that is not an agent span but has agent spans beneath it (see ``engine._coordinators``).
+A trace with no delegation (a lone LLM call, tools alone) has none. The saving claimed is the
+part of the overhead on the critical path: time that would come off the trace if the
+coordinators did not idle.
 
 ``cost_hotspot``: in a trace that cost at least ``cost_hotspot_min_cost_usd``, one LLM call (of
-at least two priced ones), or one agent's own calls (at least two of them, among at least two
-agents with a cost, and not already explained by one hot call of its own), carrying at least
-``cost_hotspot_share`` of the cost. Severity follows the
-share; no time saving.
+at least two priced ones, and dearer than any other), or one agent's own calls (at least two of
+them, among at least two agents with a cost, and not already explained by one hot call of its
+own), carrying at least
+``cost_hotspot_share`` of the cost. Severity: the lower of the share's rank and the cost's own
+(``severity_high_usd``, ``severity_medium_usd``); no time saving.
 
 ``vram_pressure``: spans whose peak GPU memory use (``agentspans.gpu.memory.peak_utilization``,
 or peak over total bytes) reached ``vram_pressure_utilization``; one finding per trace, naming
@@ -32,8 +36,10 @@ VRAM = "vram_pressure"
 def detect_coordination(view: TraceView) -> list[Finding]:
     limits = view.thresholds
     share = view.time_share(view.overhead_ns)
-    if share <= limits.coordination_overhead_share or (
-        ms(view.overhead_ns) < limits.coordination_overhead_min_ms
+    if (
+        not view.coordinators
+        or share <= limits.coordination_overhead_share
+        or (ms(view.overhead_ns) < limits.coordination_overhead_min_ms)
     ):
         return []
     heavy = sorted(
@@ -63,65 +69,81 @@ def detect_coordination(view: TraceView) -> list[Finding]:
 
 
 def detect_cost(view: TraceView) -> list[Finding]:
-    tree, accounts, limits = view.tree, view.accounts, view.thresholds
     total = view.subtrees.cost[0]
-    if total <= 0 or total < limits.cost_hotspot_min_cost_usd:
+    if total <= 0 or total < view.thresholds.cost_hotspot_min_cost_usd:
         return []
-    findings = []
-    priced = [i for i in accounts.llm_nodes if accounts.cost[i] is not None]
+    priced = [i for i in view.accounts.llm_nodes if view.accounts.cost[i] is not None]
+    hot = _hot_calls(view, priced, total)
     # Agents whose cost one hot call already explains get no finding of their own.
-    explained: set[int] = set()
-    if len(priced) >= 2:
-        for i in priced:
-            cost = accounts.cost[i] or 0.0
-            share = cost / total
-            if share >= limits.cost_hotspot_share:
-                explained.add(accounts.agent_of[i])
-                findings.append(
-                    view.finding(
-                        COST,
-                        (i,),
-                        0.0,
-                        f"{view.name(i)!r} cost {usd(cost)}, {share:.0%} of the trace's "
-                        f"{usd(total)}. Use a cheaper model for it, or send fewer tokens.",
-                        {"cost_usd": cost, "share": share},
-                        share=share,
-                    )
-                )
+    explained = {view.accounts.agent_of[i] for i in hot}
+    return [*hot.values(), *_hot_agents(view, priced, total, explained)]
+
+
+def _hot_calls(view: TraceView, priced: list[int], total: float) -> dict[int, Finding]:
+    """The one dearest call, when it carries at least ``cost_hotspot_share`` of the cost."""
+    if len(priced) < 2:
+        return {}
+    cost_of = view.accounts.cost
+    costs = sorted((cost_of[i] or 0.0 for i in priced), reverse=True)
+    findings: dict[int, Finding] = {}
+    for i in priced:
+        cost = cost_of[i] or 0.0
+        share = cost / total
+        # Two calls costing the same are no hot spot, whatever their share.
+        if share >= view.thresholds.cost_hotspot_share and cost == costs[0] > costs[1]:
+            findings[i] = view.finding(
+                COST,
+                (i,),
+                0.0,
+                f"{view.name(i)!r} cost {usd(cost)}, {share:.0%} of the trace's "
+                f"{usd(total)}. Use a cheaper model for it, or send fewer tokens.",
+                {"cost_usd": cost, "share": share},
+                severity=view.cost_severity(cost, share),
+            )
+    return findings
+
+
+def _hot_agents(
+    view: TraceView, priced: list[int], total: float, explained: set[int]
+) -> list[Finding]:
+    """One agent's own calls (two or more, among two or more agents with a cost) carrying at
+    least ``cost_hotspot_share`` of the cost."""
+    tree, accounts = view.tree, view.accounts
     by_agent: dict[str, list[int]] = {}
     names: dict[int, str] = {}
     for i in accounts.agent_nodes:
         name = names[i] = agent_name(tree, i)
         by_agent.setdefault(name, []).append(i)
+    explained_names = {names[a] for a in explained if a >= 0}
     own_cost: dict[str, float] = {}
     own_calls: dict[str, int] = {}
-    explained_names = {names[a] for a in explained if a >= 0}
     for i in priced:
         owner = accounts.agent_of[i]
         if owner >= 0:
             name = names[owner]
             own_cost[name] = own_cost.get(name, 0.0) + (accounts.cost[i] or 0.0)
             own_calls[name] = own_calls.get(name, 0) + 1
-    if len(own_cost) >= 2:
-        for name in sorted(own_cost):
-            share = own_cost[name] / total
-            if (
-                share >= limits.cost_hotspot_share
-                and own_calls[name] >= 2
-                and name not in explained_names
-            ):
-                findings.append(
-                    view.finding(
-                        COST,
-                        by_agent[name],
-                        0.0,
-                        f"Agent {name!r} made {own_calls[name]} LLM calls costing "
-                        f"{usd(own_cost[name])}, {share:.0%} of the trace's {usd(total)}. "
-                        "Give it a cheaper model or fewer, shorter calls.",
-                        {"agent": name, "cost_usd": own_cost[name], "share": share},
-                        share=share,
-                    )
-                )
+    if len(own_cost) < 2:
+        return []
+    findings = []
+    for name in sorted(own_cost):
+        share = own_cost[name] / total
+        if share < view.thresholds.cost_hotspot_share or own_calls[name] < 2:
+            continue
+        if name in explained_names:
+            continue
+        findings.append(
+            view.finding(
+                COST,
+                by_agent[name],
+                0.0,
+                f"Agent {name!r} made {own_calls[name]} LLM calls costing "
+                f"{usd(own_cost[name])}, {share:.0%} of the trace's {usd(total)}. "
+                "Give it a cheaper model or fewer, shorter calls.",
+                {"agent": name, "cost_usd": own_cost[name], "share": share},
+                severity=view.cost_severity(own_cost[name], share),
+            )
+        )
     return findings
 
 

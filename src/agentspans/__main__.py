@@ -1,0 +1,7 @@
+"""``python -m agentspans``: the ``agentspans`` command."""
+
+import sys
+
+from agentspans.cli import main
+
+sys.exit(main())

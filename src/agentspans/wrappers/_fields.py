@@ -1,0 +1,49 @@
+"""Reading provider objects that may be malformed: the accessors every client module shares.
+
+Responses arrive as pydantic models, as dicts (a raw body, litellm's objects) or as something
+unexpected; these never raise and never iterate unknown things. Below ``_llm``, ``_content``
+and ``_streams`` in the import graph, so none of them needs another for a field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def sent(value: Any) -> bool:
+    """Whether an argument was really sent: not None, not the SDKs' ``NOT_GIVEN`` / ``omit``."""
+    if value is None:
+        return False
+    return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
+
+
+def field_of(value: Any, name: str) -> Any:
+    """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value.get(name)
+    try:
+        return getattr(value, name, None)
+    except Exception:  # a property of a malformed model may raise
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def as_number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def items_of(value: Any) -> list[Any]:
+    """``value`` as a list when it is a list or tuple, else empty (never iterate unknown things)."""
+    return list(value) if isinstance(value, (list, tuple)) else []
