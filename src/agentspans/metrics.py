@@ -130,6 +130,20 @@ class _Batch:
         return None
 
 
+def _llm_dimensions(
+    attributes: Mapping[str, Any], call: LlmCall, agent: str | None
+) -> dict[str, AttributeValue]:
+    dimensions: dict[str, AttributeValue] = {
+        name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
+    }
+    dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
+    if call.provider is not None:
+        dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
+    if agent is not None:
+        dimensions[semconv.GEN_AI_AGENT_NAME] = agent
+    return dimensions
+
+
 def _nonnegative(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         return None
@@ -187,8 +201,7 @@ class SpanMetrics:
         attributes = span.attributes or {}
         dimensions = _llm_dimensions(attributes, call, batch.agent_name(span))
         # What a nested LLM span of the same call measured fills what this one lacks.
-        nested_spans = [d for d in batch.descendants(span) if batch.call(d) is not None]
-        calls = [call, *(c for d in nested_spans if (c := batch.call(d)) is not None)]
+        calls = [call, *(c for d in batch.descendants(span) if (c := batch.call(d)) is not None)]
         for token_type, count in (
             (semconv.TOKEN_TYPE_INPUT, _first(c.input_tokens for c in calls)),
             (semconv.TOKEN_TYPE_OUTPUT, _first(c.output_tokens for c in calls)),
@@ -197,29 +210,22 @@ class SpanMetrics:
                 self._token_usage.record(
                     count, {**dimensions, semconv.GEN_AI_TOKEN_TYPE: token_type}
                 )
-        cost = _first(
-            _nonnegative(a.get(semconv.COST_USD))
-            for a in (attributes, *(d.attributes or {} for d in nested_spans))
-        )
+        cost = _first(c.cost_usd for c in calls)
         if cost is not None:
             self._cost.add(cost, dimensions)
-        self._record_timing(span, attributes, dimensions)
+        self._record_timing(span, call, dimensions)
 
     def _record_timing(
-        self,
-        span: ReadableSpan,
-        attributes: Mapping[str, Any],
-        dimensions: dict[str, AttributeValue],
+        self, span: ReadableSpan, call: LlmCall, dimensions: dict[str, AttributeValue]
     ) -> None:
-        """Duration and time to first chunk, with the call's error type as a dimension."""
         timed = dict(dimensions)
-        error = attributes.get(semconv.ERROR_TYPE)
-        if isinstance(error, str) and error:
-            timed[semconv.ERROR_TYPE] = error
+        if call.error_type is not None:
+            timed[semconv.ERROR_TYPE] = call.error_type
         elif span.status.status_code is StatusCode.ERROR:
             timed[semconv.ERROR_TYPE] = _OTHER_ERROR
         if span.start_time is not None and span.end_time is not None:
             self._duration.record(max(span.end_time - span.start_time, 0) / 1e9, timed)
+        attributes = span.attributes or {}
         first_chunk = _nonnegative(attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         if first_chunk is not None:
             self._first_chunk.record(first_chunk, timed)
@@ -247,21 +253,6 @@ class SpanMetrics:
 def _first(values: Iterable[Any]) -> Any:
     """The first value that is not None (None when all are)."""
     return next((value for value in values if value is not None), None)
-
-
-def _llm_dimensions(
-    attributes: Mapping[str, Any], call: LlmCall, agent: str | None
-) -> dict[str, AttributeValue]:
-    """The LLM metrics' dimensions: the span's GenAI attributes, its operation and agent."""
-    dimensions: dict[str, AttributeValue] = {
-        name: value for name in _LLM_DIMENSIONS if (value := attributes.get(name)) is not None
-    }
-    dimensions[semconv.GEN_AI_OPERATION_NAME] = call.operation
-    if call.provider is not None:
-        dimensions.setdefault(semconv.GEN_AI_PROVIDER_NAME, call.provider)
-    if agent is not None:
-        dimensions[semconv.GEN_AI_AGENT_NAME] = agent
-    return dimensions
 
 
 def _workflow_dimensions(root: ReadableSpan | None) -> dict[str, AttributeValue]:

@@ -9,7 +9,12 @@ Independent of the detectors' code: the links are rebuilt here from the raw attr
   model call together with a sibling tool call after it (the agent loop) or before it;
 * no span is both retried (``error_retry``) and advised to run concurrently;
 * a ``repeated_call`` names a repeat that started after an identical call had ended;
-* ``coordination_overhead`` needs a span that delegated: an agent span with calls beneath it.
+* coordination overhead is the own time of coordinators alone (ARCHITECTURE.md's contract):
+  ``invoke_agent`` spans that delegate to another ``invoke_agent`` span (the nearest agent
+  above an agent span delegates to it), and the root when there is an agent span beneath it.
+  An agent working through its own model and tool calls is no coordinator: with no agent below
+  the root, the overhead is 0 and there is no ``coordination_overhead`` finding; a finding
+  names coordinators only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from agentspans import semconv
 from agentspans.analysis import SpanRecord, TraceAnalysis
 
 _LLM = semconv.LLM_OPERATIONS
+_AGENT = semconv.OP_INVOKE_AGENT
 
 
 def _ids(value: Any) -> set[str]:
@@ -70,6 +76,7 @@ def contradictions(records: Sequence[SpanRecord], result: TraceAnalysis) -> list
     edges = dependency_edges(records)
     problems: list[str] = []
     retried = {s for f in result.findings if f.kind == "error_retry" for s in f.span_ids}
+    coordinating = coordinators(records, result)
     for finding in result.findings:
         ids = finding.span_ids
         if finding.kind == "parallelizable_sequence":
@@ -87,11 +94,31 @@ def contradictions(records: Sequence[SpanRecord], result: TraceAnalysis) -> list
             if not any(r.start_ns >= first_end for r in spans):
                 problems.append(f"repeated_call {ids}: all made concurrently, nothing reusable")
         if finding.kind == "coordination_overhead":
-            delegating = {
-                r.parent_id
-                for r in records
-                if r.parent_id in by_id and op[r.parent_id] == semconv.OP_INVOKE_AGENT
-            }
-            if not delegating:
-                problems.append("coordination_overhead on a trace where no agent delegated")
+            outside = set(ids) - coordinating
+            if outside:
+                problems.append(f"coordination_overhead names non-coordinators {outside}")
+    if result.coordination_overhead_ms and not coordinating:
+        problems.append("coordination overhead on a trace where no agent delegated to an agent")
     return problems
+
+
+def coordinators(records: Sequence[SpanRecord], result: TraceAnalysis) -> set[str]:
+    """The contract's coordinators of ``result``'s tree, from the raw parent ids."""
+    in_tree = set(result.span_ids)
+    by_id = {r.span_id: r for r in records if r.span_id in in_tree}
+    root = result.root_span_id
+    agents = {
+        s for s, r in by_id.items() if r.attributes.get(semconv.GEN_AI_OPERATION_NAME) == _AGENT
+    }
+    found: set[str] = set()
+    for sid in agents - {root}:
+        seen = {sid}
+        up = by_id[sid].parent_id
+        while up is not None and up in by_id and up not in seen and up != root:
+            if up in agents:
+                found.add(up)
+                break
+            seen.add(up)
+            up = by_id[up].parent_id
+        found.add(root)  # an agent beneath the root: the trace delegated
+    return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agentspans import semconv
@@ -154,6 +154,64 @@ def test_an_id_two_responses_asked_for_is_no_evidence() -> None:
         tool("tc", "assistant", 400, 500, **{CALL_ID: "c"}),
     ]
     _, found = run(records, coordination_overhead_share=1.0)
+    assert of_kind(found, "parallelizable_sequence") == []
+
+
+def test_a_tool_whose_result_the_response_read_is_not_in_its_batch() -> None:
+    """ta executes call a 0-100; m 100-200 reads a's result and asks for a, b, c and d (the
+    property test's falsifying example, made readable). ta ran before m was asked anything:
+    it served an earlier request, and m's response depends on it (ta -> m -> tb). The batch
+    is tb 200-300, tc 300-400 and td 400-500 alone: saving 300 - 100 = 200."""
+    records = [
+        agent("assistant", None, 0, 500),
+        tool("ta", "assistant", 0, 100, **{CALL_ID: "a"}),
+        chat("m", "assistant", 100, 200, **{ASKED: ["a", "b", "c", "d"], CARRIED: ["a"]}),
+        tool("tb", "assistant", 200, 300, **{CALL_ID: "b"}),
+        tool("tc", "assistant", 300, 400, **{CALL_ID: "c"}),
+        tool("td", "assistant", 400, 500, **{CALL_ID: "d"}),
+    ]
+    _, found = run(records, coordination_overhead_share=1.0)
+    (finding,) = of_kind(found, "parallelizable_sequence")
+    assert finding.span_ids == ("tb", "tc", "td")
+    assert finding.estimated_savings_ms == 200.0
+    assert finding.details["evidence"] == "tool_call_ids"
+
+
+def test_tools_in_a_row_linked_through_another_branch_are_split() -> None:
+    """Under 'tools', t1 (call a) 0-100, t2 (call b) 200-300, t3 300-400, t4 400-500 ran in
+    a row; no response there asked for them. But in the 'agent' branch, m 100-150 read a's
+    result and asked for b (as did m2 150-200, so b's asker is ambiguous and t2 is in no
+    batch): t1 -> m -> t2. t1 and t2 are not independent; t2, t3 and t4 remain, saving
+    300 - 100 = 200."""
+    records = [
+        span("graph", None, 0, 500, op=semconv.OP_INVOKE_WORKFLOW),
+        span("tools", "graph", 0, 500),
+        tool("t1", "tools", 0, 100, **{CALL_ID: "a"}),
+        tool("t2", "tools", 200, 300, **{CALL_ID: "b"}),
+        tool("t3", "tools", 300, 400),
+        tool("t4", "tools", 400, 500),
+        span("agent_node", "graph", 100, 200),
+        chat("m", "agent_node", 100, 150, **{ASKED: ["b"], CARRIED: ["a"]}),
+        chat("m2", "agent_node", 150, 200, **{ASKED: ["b"]}),
+    ]
+    _, found = run(records, coordination_overhead_share=1.0)
+    (finding,) = of_kind(found, "parallelizable_sequence")
+    assert finding.span_ids == ("t2", "t3", "t4")
+    assert finding.estimated_savings_ms == 200.0
+
+
+def test_delegations_linked_through_a_tool_result_are_not_parallelizable() -> None:
+    """Three 'helper' delegations in a row; the first's tool executes call k and the third's
+    model reads k's result, two steps apart: h3 needs h1, so no sequence."""
+    records = [
+        agent("coord", None, 0, 600),
+        agent("h1", "coord", 0, 200, gen_ai__agent__name="helper"),
+        tool("h1t", "h1", 0, 100, **{CALL_ID: "k"}),
+        agent("h2", "coord", 200, 400, gen_ai__agent__name="helper"),
+        agent("h3", "coord", 400, 600, gen_ai__agent__name="helper"),
+        chat("h3m", "h3", 400, 500, **{CARRIED: ["k"]}),
+    ]
+    _, found = run(records)
     assert of_kind(found, "parallelizable_sequence") == []
 
 
@@ -323,8 +381,22 @@ def agent_loops(draw: st.DrawFn) -> list[SpanRecord]:
     return records
 
 
+# Found by this test: m (s6) read a's result yet its response asked for a again; the tool
+# that had executed a (s5) was put in m's batch with tb (s8), which needs m, which needs s5.
+_RESPONSE_READ_A_TOOLS_RESULT = [
+    agent("root", None, 0, 100_000),
+    chat("s1", "root", 0, 0),
+    tool("s5", "root", 0, 1, name="execute_tool x", **{CALL_ID: "a"}),
+    chat("s6", "root", 1, 1, **{ASKED: ["a", "b", "c"], CARRIED: ["a"]}),
+    chat("s7", "root", 1, 1),
+    tool("s8", "root", 1, 2, name="execute_tool x", error=True, **{CALL_ID: "b"}),
+    tool("s9", "root", 1, 1, name="execute_tool x", error=True, **{CALL_ID: "c"}),
+]
+
+
 @settings(max_examples=1000, deadline=None)
 @given(agent_loops())
+@example(_RESPONSE_READ_A_TOOLS_RESULT)
 def test_no_finding_contradicts_the_traces_own_evidence(records: list[SpanRecord]) -> None:
     for result in analyze(records, Thresholds(parallelizable_min_savings_ms=0)):
         assert contradictions(records, result) == []

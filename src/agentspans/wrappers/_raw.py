@@ -162,22 +162,21 @@ class BodyState:
 
     def closed(self) -> None:
         """Closed by the app (or the SDK) before the end, or right after it (then a no-op)."""
-        if self._done:
-            return
-        self._done = True
-        if self._stream is not None:
-            self._stream.closed()
-        else:
-            self.invocation.end()
+        self._end_early(dropped=False)
 
     def dropped(self) -> None:
+        self._end_early(dropped=True)
+
+    def _end_early(self, dropped: bool) -> None:
         if self._done:
             return
         self._done = True
-        if self._stream is not None:
+        if self._stream is None:
+            self.invocation.end()
+        elif dropped:
             self._stream.dropped()
         else:
-            self.invocation.end()
+            self._stream.closed()
 
     def failed(self, exc: BaseException) -> None:
         if self._done:

@@ -20,8 +20,6 @@ from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
     ResponseSummary,
-    fingerprint_parameters,
-    request_parameters,
     start_llm_call,
 )
 from agentspans.wrappers.openai import (
@@ -29,6 +27,7 @@ from agentspans.wrappers.openai import (
     EMBEDDINGS_READER,
     ChatChunkReader,
     chat_format_request,
+    embeddings_format_request,
 )
 
 # litellm's provider names -> the conventions' (others are kept as litellm spells them).
@@ -165,25 +164,8 @@ class EmbeddingReader(CompletionReader):
 
 
 def embedding_request(kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
-    model = as_str(kwargs.get("model"))
-    provider, host, port = provider_of(model, kwargs)
-    return LLMRequest(
-        operation=semconv.OP_EMBEDDINGS,
-        provider=provider,
-        model=model,
-        parameters=request_parameters(kwargs, _EMBEDDING_PARAMETERS),
-        server_address=host,
-        server_port=port,
-        fingerprint_parts=(
-            semconv.OP_EMBEDDINGS,
-            model,
-            kwargs.get("input"),
-            fingerprint_parameters(kwargs, ("model", "input", *_NOT_THE_REQUEST)),
-        ),
-    )
-
-
-_EMBEDDING_PARAMETERS = {"dimensions": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT}
+    server = provider_of(as_str(kwargs.get("model")), kwargs)
+    return embeddings_format_request(kwargs, server, _NOT_THE_REQUEST)
 
 
 def _embedding_factory() -> Any:

@@ -374,7 +374,16 @@ def responses_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -
 
 
 def embeddings_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
-    provider, host, port = _server(instance)
+    return embeddings_format_request(kwargs, _server(instance))
+
+
+def embeddings_format_request(
+    kwargs: Mapping[str, Any],
+    server: tuple[str, str | None, int | None],
+    not_the_request: tuple[str, ...] = (),
+) -> LLMRequest:
+    """An embeddings request in OpenAI's format (litellm's ``embedding`` takes the same)."""
+    provider, host, port = server
     model = as_str(kwargs.get("model"))
     parameters = request_parameters(kwargs, _EMBEDDINGS_PARAMETERS)
     encoding = kwargs.get("encoding_format")
@@ -391,7 +400,7 @@ def embeddings_request(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
             semconv.OP_EMBEDDINGS,
             model,
             kwargs.get("input"),
-            fingerprint_parameters(kwargs, ("model", "input")),
+            fingerprint_parameters(kwargs, ("model", "input", *not_the_request)),
         ),
     )
 

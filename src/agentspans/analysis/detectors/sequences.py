@@ -7,7 +7,9 @@ concurrently two steps that it links. Three patterns are reported, each saying i
 1. ``tool_call_ids``: one model response asked for several tool calls (its
    ``agentspans.response.tool_call_ids``) and the tool spans executing them (matched by
    ``gen_ai.tool.call.id``, anywhere in the trace) ran one after another. The model wrote every
-   call's arguments before any ran, so none needs another's result.
+   call's arguments before any ran, so none needs another's result. A tool span whose result
+   reached the response's own request (directly or through other calls) ran before it was
+   asked for: it served an earlier request, not this response, and is left out.
 2. ``structure``, tools: without ids, tool calls in a row under one parent. A model call among
    the siblings is a dependency point: in an agent loop (model -> the tools it asked for -> the
    model reading their results) the model call needs the tools before it and the tools after
@@ -22,7 +24,10 @@ concurrently two steps that it links. Three patterns are reported, each saying i
    process, research -> write) hands each agent's output to the next, and nothing in the trace
    tells it from independent work.
 
-Calls that overlap a sibling already ran in parallel and end a run; failed calls and their
+In every pattern, a call that needs an earlier member's output through the id chain (response
+ids -> ``gen_ai.tool.call.id`` -> request result ids, transitively: ``Links.downstream``) ends
+the run before it, and delegations any of whose calls are so linked are not reported. Calls
+that overlap a sibling already ran in parallel and end a run; failed calls and their
 retries (``error_retry``'s) end it too, since a retry waits for the failure by nature. A run of
 at least ``parallelizable_min_calls`` is reported when running it concurrently would save at
 least ``parallelizable_min_savings_ms``: the saving is the time the run's spans covered (the
@@ -66,13 +71,24 @@ def _batches(view: TraceView, retrying: set[int]) -> tuple[list[Finding], set[in
     findings: list[Finding] = []
     matched: set[int] = set()
     start = view.tree.start
+    min_calls = view.thresholds.parallelizable_min_calls
     for llm, asked in links.asked.items():
         tools = [links.executor[c] for c in asked if c in links.executor]
         # An id several responses asked for is no evidence of which one the tool served.
         tools = [t for t in tools if links.call_id[t] not in links.ambiguous]
         matched.update(tools)
         tools = sorted({t for t in tools if t not in retrying}, key=start.__getitem__)
-        if len(tools) >= view.thresholds.parallelizable_min_calls:
+        if len(tools) < min_calls:
+            continue
+        if links.carried and _saving(view, tools) is not None:
+            # A tool whose result this response's request carried back (transitively) ran
+            # for an earlier request: it needs the response (which asked for it) and the
+            # response needs it, a cycle (only a malformed trace has one, so it is looked for
+            # only where a finding would follow). Every other chain between two of these
+            # tools would pass through another response asking for one of them: an
+            # ambiguous id, left out above.
+            tools = [t for t in tools if not links.in_a_cycle_with(t, llm)]
+        if len(tools) >= min_calls:
             _report(view, tools, findings, evidence=BY_IDS, asked_by=llm)
     return findings, matched
 
@@ -102,7 +118,7 @@ def _sibling_runs(
             _close(view, parent, run, findings, model)
             run = []
             continue
-        if run and not _same_kind(view, run[-1], step):
+        if run and (not _same_kind(view, run[-1], step) or _needs_any(view, step, run)):
             _close(view, parent, run, findings, model)
             run = []
         run.append(step)
@@ -153,25 +169,40 @@ def _asked_for(view: TraceView, model: int, count: int) -> bool:
     return isinstance(reasons, (list, tuple)) and any(r in _TOOL_REASONS for r in reasons)
 
 
+def _needs_any(view: TraceView, step: int, run: list[int]) -> bool:
+    """Whether tool call ``step`` and one of ``run`` are linked by the id chain, either way (a
+    malformed trace may link a call to one that started before it). A tool call without an id
+    is in no chain."""
+    links = view.links()
+    if not links.carried or step not in links.call_id:
+        return False
+    members = [m for m in run if m in links.call_id]
+    return bool(members) and (
+        step in links.downstream(members) or not links.downstream((step,)).isdisjoint(members)
+    )
+
+
 def _linked(view: TraceView, run: list[int]) -> bool:
-    """Whether a later delegation's requests carry back a tool result that an earlier one's
-    model asked for (a conversation handed on): then each needs the one before."""
+    """Whether a call inside one delegation needs the output of a call inside another through
+    the id chain (a conversation handed on, a tool result passed along): then they are not
+    independent."""
     links = view.links()
     if not links.carried:
         return False
     members = set(run)
-    position = {node: i for i, node in enumerate(run)}
-    asked_in: dict[str, int] = {}  # tool-call id -> position of the delegation that asked
-    for node, asked in links.asked.items():
-        owner = _delegation_of(view, node, members)
-        if owner is not None:
-            for call in asked:
-                asked_in.setdefault(call, position[owner])
-    for node, carried in links.carried.items():
-        owner = _delegation_of(view, node, members)
-        if owner is not None and any(asked_in.get(c, len(run)) < position[owner] for c in carried):
-            return True
-    return False
+    owner: dict[int, int] = {}  # linked call -> the delegation whose subtree holds it
+    for node in (*links.asked, *links.carried, *links.call_id):
+        delegation = _delegation_of(view, node, members)
+        if delegation is not None:
+            owner[node] = delegation
+    inside: dict[int, list[int]] = {}
+    for node, delegation in owner.items():
+        inside.setdefault(delegation, []).append(node)
+    return any(
+        owner.get(needing, delegation) != delegation
+        for delegation, nodes in inside.items()
+        for needing in links.downstream(nodes)
+    )
 
 
 def _delegation_of(view: TraceView, node: int, members: set[int]) -> int | None:
@@ -194,12 +225,11 @@ def _report(
     asked_by: int | None = None,
     after_model: bool = False,
 ) -> None:
-    limits = view.thresholds
+    saving = _saving(view, run)
+    if saving is None:
+        return
     start, end = view.tree.start, view.tree.end
     durations = [end[c] - start[c] for c in run]
-    saving = _covered(view, run) - max(durations)
-    if saving <= 0 or ms(saving) < limits.parallelizable_min_savings_ms:
-        return
     shown = name_counts([view.name(c) for c in run])
     details: dict[str, object] = {
         "evidence": evidence,
@@ -248,6 +278,15 @@ def _report(
             details,
         )
     )
+
+
+def _saving(view: TraceView, run: list[int]) -> int | None:
+    """What running ``run`` concurrently would save (ns), when enough to report."""
+    start, end = view.tree.start, view.tree.end
+    saving = _covered(view, run) - max(end[c] - start[c] for c in run)
+    if saving <= 0 or ms(saving) < view.thresholds.parallelizable_min_savings_ms:
+        return None
+    return saving
 
 
 def _covered(view: TraceView, run: list[int]) -> int:

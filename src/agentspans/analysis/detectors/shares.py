@@ -2,10 +2,10 @@
 ``vram_pressure``.
 
 ``coordination_overhead``: the coordinators' own time above ``coordination_overhead_share`` of
-the root's duration and at least ``coordination_overhead_min_ms``. A coordinator is a span that
-delegated and waited: an agent span with agent, LLM or tool calls of its own beneath it, and a
-root that is not an agent span but has agent spans beneath it (see ``engine._coordinators``).
-A trace with no delegation (a lone LLM call, tools alone) has none. The saving claimed is the
+the root's duration and at least ``coordination_overhead_min_ms``. A coordinator is an agent
+span that delegates to another agent span, and the root when there is an agent span beneath it
+(see ``engine._coordinators``). A trace where no agent delegated to an agent (a lone LLM call,
+tools alone, one agent working through its own model and tools) has none. The saving claimed is the
 part of the overhead on the critical path: time that would come off the trace if the
 coordinators did not idle.
 
