@@ -59,4 +59,9 @@ PYTHON="$PYTHON" bash scripts/test-crewai.sh
 
 step "benchmarks --short"
 # They print ratios, they do not pass or fail on them: this only keeps them from rotting.
+# instructions.py counts instructions with valgrind's callgrind (about 30 s in short mode).
+if ! command -v valgrind >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+fi
 bash benchmarks/run_short.sh "$VENV/bin/python"

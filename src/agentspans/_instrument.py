@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 from typing_extensions import Unpack
 
 from agentspans import semconv
@@ -25,7 +26,7 @@ from agentspans._version import __version__
 from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
-from agentspans.processors.pipeline import Annotator, StartHook, TraceProcessor
+from agentspans.processors.pipeline import Annotator, EventSpec, Extra, StartHook, TraceProcessor
 from agentspans.resources import ResourceSampler, resource_attributes
 from agentspans.wrappers import INTEGRATIONS
 from agentspans.wrappers.operations import (
@@ -64,11 +65,24 @@ _current: Instrumentation | None = None
 
 
 def _annotator(config: Config) -> Annotator | None:
+    """The trace analysis, imported on the worker thread when the first trace is analysed:
+    importing it (and building its dataclasses) was a third of ``instrument()``. Thresholds
+    given to ``instrument()`` are still checked at once (``_check_thresholds``)."""
     if not config.analysis:
         return None
-    from agentspans.processors.analysis import make_annotator
+    thresholds = config.thresholds
+    made: list[Annotator] = []
 
-    return make_annotator(config.thresholds)
+    def annotate(
+        spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
+    ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
+        if not made:
+            from agentspans.processors.analysis import make_annotator
+
+            made.append(make_annotator(thresholds))
+        return made[0](spans, root_id)
+
+    return annotate
 
 
 def _check_thresholds(config: Config) -> None:

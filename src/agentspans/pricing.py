@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -224,23 +225,61 @@ def _candidates(model: str, provider: str | None) -> list[str]:
 
 
 class PriceTable:
-    """Prices by model name: exact, provider prefix, date suffix and longest-prefix matching."""
+    """Prices by model name: exact, provider prefix, date suffix and longest-prefix matching.
 
-    def __init__(self, models: Mapping[str, Price], as_of: str | None = None) -> None:
+    A table may be *lazy*: built from a loader that runs on its first lookup (the bundled table
+    is 3,600 models, about 2 MiB parsed and tens of milliseconds to check, and most processes
+    price one or two models, from the worker thread, long after ``instrument()`` returned).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, Price] | None = None,
+        as_of: str | None = None,
+        *,
+        loader: Callable[[], PriceTable] | None = None,
+    ) -> None:
+        self._cache: dict[tuple[str, str | None], tuple[str, Price] | None] = {}
+        self._as_of = as_of
+        self._loader = loader
+        self._load_lock = threading.Lock()
+        self._models: dict[str, Price] = {}
+        self._by_length: list[str] = []
+        self._sellers: dict[str, list[tuple[str, Price]]] = {}
+        if loader is None:
+            self._index(models or {})
+
+    def _index(self, models: Mapping[str, Price]) -> None:
         self._models = dict(models)
         self._by_length = sorted(self._models, key=len, reverse=True)
-        self._cache: dict[tuple[str, str | None], tuple[str, Price] | None] = {}
-        self.as_of = as_of
         # Names listed only with a seller's prefix ("mistral/mistral-large-latest",
         # "groq/openai/gpt-oss-120b"), by their last segment, for calls that send the bare name.
-        self._sellers: dict[str, list[tuple[str, Price]]] = {}
+        sellers: dict[str, list[tuple[str, Price]]] = {}
         for key, price in self._models.items():
             bare = key.rsplit("/", 1)[-1]
             if bare != key and bare not in self._models:
-                self._sellers.setdefault(bare, []).append((key, price))
+                sellers.setdefault(bare, []).append((key, price))
+        self._sellers = sellers
+
+    def _loaded(self) -> dict[str, Price]:
+        """The models, loading them first if this table is lazy (once, whichever thread asks)."""
+        if self._loader is not None:
+            with self._load_lock:
+                loader = self._loader
+                if loader is not None:
+                    table = loader()
+                    self._index(table._loaded())
+                    self._as_of = self._as_of or table.as_of
+                    self._loader = None
+        return self._models
+
+    @property
+    def as_of(self) -> str | None:
+        self._loaded()
+        return self._as_of
 
     def __len__(self) -> int:
-        return len(self._models)
+        return len(self._loaded())
 
     @classmethod
     def from_document(
@@ -271,14 +310,17 @@ class PriceTable:
     def merged(self, overrides: Mapping[str, Mapping[str, Any]] | PriceTable) -> PriceTable:
         """This table with ``overrides`` winning; a mapping counts as ``instrument(prices=)``."""
         extra = (
-            overrides._models
+            overrides._loaded()
             if isinstance(overrides, PriceTable)
             else {
                 name.strip().lower(): _check_entry(name, entry, SOURCE_OVERRIDE)
                 for name, entry in overrides.items()
             }
         )
-        return PriceTable({**self._models, **extra}, self.as_of)
+        if self._loader is None:
+            return PriceTable({**self._models, **extra}, self._as_of)
+        # Still lazy: the overrides were checked above; the table under them loads when used.
+        return PriceTable(loader=lambda: PriceTable({**self._loaded(), **extra}, self.as_of))
 
     def lookup(self, model: str, provider: str | None = None) -> tuple[str, Price] | None:
         """The matching table entry and its name, or None."""
@@ -292,6 +334,7 @@ class PriceTable:
         return found
 
     def _find(self, model: str, provider: str | None) -> tuple[str, Price] | None:
+        self._loaded()
         names = _candidates(model, provider)
         for name in names:
             for candidate in (name, _DATE_SUFFIX.sub("", name)):
@@ -352,10 +395,15 @@ class PriceTable:
         return found[1].context_window if found else None
 
 
-@lru_cache(maxsize=1)
-def default_table() -> PriceTable:
+def _bundled() -> PriceTable:
     text = resources.files("agentspans").joinpath("data/prices.json").read_text(encoding="utf-8")
     return PriceTable.from_document(json.loads(text), "agentspans/data/prices.json")
+
+
+@lru_cache(maxsize=1)
+def default_table() -> PriceTable:
+    """The bundled table, read on its first lookup rather than at ``instrument()``."""
+    return PriceTable(loader=_bundled)
 
 
 def build_table(overrides: Mapping[str, Mapping[str, Any]], prices_file: str | None) -> PriceTable:

@@ -113,11 +113,20 @@ def critical_path(tree: Tree) -> list[PathStretch]:
 
 def own_time_ns(tree: Tree, node: int) -> int:
     """The span's duration minus the union of its children clipped to its window."""
-    start, end = tree.start[node], tree.end[node]
+    starts, ends = tree.start, tree.end
+    start, end = starts[node], ends[node]
+    kids = tree.children.get(node)
+    if not kids:
+        return end - start
+    if len(kids) == 1:  # a chain: no union to take (every agent of a deep delegation chain)
+        child = kids[0]
+        s = starts[child] if starts[child] > start else start
+        e = ends[child] if ends[child] < end else end
+        return (end - start) - (e - s if e > s else 0)
     spans = []
-    for child in tree.children.get(node, ()):
-        s = tree.start[child] if tree.start[child] > start else start
-        e = tree.end[child] if tree.end[child] < end else end
+    for child in kids:
+        s = starts[child] if starts[child] > start else start
+        e = ends[child] if ends[child] < end else end
         if e > s:
             spans.append((s, e))
     spans.sort()

@@ -73,6 +73,10 @@ def _label(record: SpanRecord) -> str:
 
 
 def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
+    if len(records) == 1:  # a lone span (a standalone LLM call): one tree, nothing to order
+        lone = _lone_tree(records[0])
+        if lone is not None:
+            return [lone]
     by_trace: dict[str, list[SpanRecord]] = {}
     # In (start, span id, end) order, so siblings, roots and the copy of a duplicated span that
     # is kept do not depend on the order the input came in.
@@ -88,6 +92,16 @@ def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
     for trace_id, group in ordered:
         forest.extend(_trace_trees(trace_id, group))
     return forest
+
+
+def _lone_tree(record: SpanRecord) -> Tree | None:
+    """The tree of a trace of one root span, or None when it has a flaw to report."""
+    if record.parent_id is not None and not record.parent_is_remote:
+        return None  # an orphan, or its own parent
+    start, end = record.start_ns, record.end_ns
+    if end < start:
+        return None
+    return Tree(record.trace_id, [record], [-1], {}, [0], [end - start], [], start)
 
 
 @dataclass(slots=True)

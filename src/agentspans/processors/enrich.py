@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._errors import warn_once, warn_once_per
-from agentspans.analysis.model import SpanRecord
 from agentspans.llm_span import LlmCall, count, read_llm_call
 from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, default_table
 from agentspans.resources import Peaks, ResourceSampler
+
+if TYPE_CHECKING:  # the analysis package is imported by the worker, when it first analyses
+    from agentspans.analysis.model import SpanRecord
 
 # Below this the CPU clock's granularity and other threads' work make a share meaningless.
 _MIN_UTILIZATION_WINDOW_S = 0.01

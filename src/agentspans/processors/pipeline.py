@@ -28,6 +28,7 @@ from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
+from agentspans._spans import events_of, links_of, plain_attributes
 from agentspans.processors.enrich import Enricher
 
 Extra = dict[str, AttributeValue]
@@ -91,13 +92,13 @@ def rebuild(
     """A copy of ``span`` with ``extra`` attributes and ``events`` added."""
     if not extra and not events:
         return span
-    attributes = dict(span.attributes or {})
+    attributes = plain_attributes(span)
     attributes.update(extra)
-    all_events: Sequence[Event] = span.events
+    all_events: Sequence[Event] = events_of(span)
     if events:
         timestamp = span.end_time
         all_events = (
-            *span.events,
+            *all_events,
             *(Event(name, dict(attrs), timestamp) for name, attrs in events),
         )
     return copy_span(span, attributes=attributes, events=all_events)
@@ -121,8 +122,8 @@ def copy_span(
         parent=span.parent,
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
-        events=span.events if events is None else events,
-        links=span.links if links is None else links,
+        events=events_of(span) if events is None else events,
+        links=links_of(span) if links is None else links,
         kind=span.kind,
         status=span.status if status is None else status,
         start_time=span.start_time,
@@ -320,6 +321,11 @@ class TraceProcessor(SpanProcessor):
             return
         held = self._held.get(trace_id)
         if held is None:
+            if is_local_root(span):
+                # The whole local trace is this one span (a standalone LLM call): nothing to
+                # hold, group or split.
+                self._analyse([(span, cpu)], context.span_id)
+                return
             held = self._held[trace_id] = _HeldTrace(time.monotonic())
             if len(self._held) > self._max_traces:
                 oldest = next(iter(self._held))
@@ -358,11 +364,21 @@ class TraceProcessor(SpanProcessor):
         assert root.context is not None
         subtree, rest = _split_subtree(held.spans, root.context.span_id)
         self._held_count -= len(subtree)
+        self._analyse(subtree, root.context.span_id)
+        # Another local root of the same trace (a second request of one distributed trace in
+        # this process) is analysed on its own when it ends.
+        if rest:
+            held.spans = rest
+        else:
+            del self._held[trace_id]
+
+    def _analyse(self, subtree: list[tuple[ReadableSpan, float | None]], root_id: int) -> None:
+        """Enrich, analyse, rebuild and forward one local trace, and remember its spans."""
         enriched = [(span, self._enrich(span, cpu)) for span, cpu in subtree]
         annotations: Mapping[int, tuple[Extra, Sequence[EventSpec]]] = {}
         try:
             assert self._annotator is not None
-            annotations = self._annotator(enriched, root.context.span_id)
+            annotations = self._annotator(enriched, root_id)
         except Exception as exc:
             report_internal_error("trace analysis", exc)
         finished = []
@@ -378,12 +394,6 @@ class TraceProcessor(SpanProcessor):
             self._send(span)
         self._observe(finished)
         self._remember_finished(span.context.span_id for span, _ in subtree if span.context)
-        # Another local root of the same trace (a second request of one distributed trace in
-        # this process) is analysed on its own when it ends.
-        if rest:
-            held.spans = rest
-        else:
-            del self._held[trace_id]
 
     def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
         """A span whose tree was analysed already, with whatever of its own subtree was held
@@ -441,7 +451,7 @@ class TraceProcessor(SpanProcessor):
     def _enrich(self, span: ReadableSpan, cpu: float | None) -> Extra:
         try:
             return self._enricher.attributes_for(
-                span.attributes or {}, span.start_time or 0, span.end_time or 0, cpu
+                plain_attributes(span), span.start_time or 0, span.end_time or 0, cpu
             )
         except Exception as exc:
             report_internal_error("span enrichment", exc)

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from agentspans._spans import events_of, plain_attributes
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
 __all__ = ["record_from_span"]
@@ -25,9 +26,9 @@ def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None)
     trace_id = context.trace_id if context is not None else 0
     span_id = context.span_id if context is not None else 0
     parent = span.parent
-    attributes: Mapping[str, Any] = span.attributes or {}
+    attributes: Mapping[str, Any] = plain_attributes(span)
     if extra:
-        attributes = {**attributes, **extra}
+        attributes.update(extra)  # type: ignore[attr-defined]
     resource = span.resource
     service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
     start = span.start_time or 0
@@ -43,7 +44,7 @@ def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None)
         service=service if isinstance(service, str) else None,
         events=tuple(
             SpanEvent(event.name, event.timestamp, dict(event.attributes or {}))
-            for event in span.events
+            for event in events_of(span)
         ),
         parent_is_remote=parent is not None and parent.is_remote,
     )
