@@ -9,7 +9,6 @@ os.environ.setdefault("AGENTSPANS_STRICT", "1")
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from agentspans.testing import CapturedSpans, capture_spans
 
@@ -19,17 +18,29 @@ from agentspans.testing import CapturedSpans, capture_spans
 # reproducible and never a fresh draw's luck. Explicit @example cases run in both. Loaded here,
 # before the test modules create their @settings, which inherit from the loaded profile;
 # HYPOTHESIS_PROFILE names another registered profile to load instead.
-settings.register_profile(
-    "agentspans-ci",
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("agentspans-ci" if "CI" in os.environ else None)
-if _PROFILE is not None:
-    settings.load_profile(_PROFILE)
+
+
+def _load_hypothesis_profile() -> None:
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # the side venvs (oldest clients, frameworks) run no property test
+        return
+    settings.register_profile(
+        "agentspans-ci",
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    profile = os.environ.get("HYPOTHESIS_PROFILE") or (
+        "agentspans-ci" if "CI" in os.environ else None
+    )
+    if profile is not None:
+        settings.load_profile(profile)
+
+
+_load_hypothesis_profile()
 
 
 @pytest.fixture
