@@ -48,10 +48,5 @@ class _Holder:
 RUNTIME = _Holder()
 
 
-def current_agent_name() -> str | None:
-    value = otel_context.get_value(AGENT_NAME_KEY)
-    return value if isinstance(value, str) else None
-
-
 def inside_llm_call() -> bool:
     return otel_context.get_value(LLM_CALL_KEY) is not None

@@ -23,9 +23,20 @@ _LEGACY_KEY = "suppress_instrumentation"
 
 def suppressed(context: Context | None = None) -> bool:
     """Whether instrumentation is suppressed in ``context`` (default: the current one)."""
-    return bool(
-        otel_context.get_value(_KEY, context) or otel_context.get_value(_LEGACY_KEY, context)
-    )
+    return _suppressed_in(otel_context.get_current() if context is None else context)
+
+
+def _suppressed_in(context: Context) -> bool:
+    # ``Context`` is a dict: reading it directly spares ``get_value``'s call per key.
+    return bool(context.get(_KEY) or context.get(_LEGACY_KEY))
+
+
+def _suppressed_here(context: Context | None) -> bool:
+    """Whether suppressed in ``context`` or in the current context (each checked once)."""
+    current = otel_context.get_current()
+    if _suppressed_in(current):
+        return True
+    return context is not None and context is not current and _suppressed_in(context)
 
 
 class SuppressibleTracer(trace.Tracer):
@@ -41,7 +52,7 @@ class SuppressibleTracer(trace.Tracer):
         *args: Any,
         **kwargs: Any,
     ) -> trace.Span:
-        if suppressed(context) or suppressed():
+        if _suppressed_here(context):
             return trace.INVALID_SPAN
         return self.inner.start_span(name, context, *args, **kwargs)
 
@@ -49,7 +60,7 @@ class SuppressibleTracer(trace.Tracer):
     def start_as_current_span(  # type: ignore[override]
         self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
     ) -> Iterator[trace.Span]:
-        if suppressed(context) or suppressed():
+        if _suppressed_here(context):
             yield trace.INVALID_SPAN
             return
         with self.inner.start_as_current_span(name, context, *args, **kwargs) as span:

@@ -18,11 +18,31 @@ def sent(value: Any) -> bool:
     return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
 
 
+# Whether a type is a Mapping, per type: ``isinstance(x, Mapping)`` runs ABCMeta's Python-level
+# check on every call, and a response is read field by field. Bounded, so that types made on the
+# fly cannot grow it without end (beyond the bound they are checked each time).
+_IS_MAPPING: dict[type, bool] = {dict: True}
+_MAX_REMEMBERED_TYPES = 256
+
+
+def _is_mapping(value: Any) -> bool:
+    cls = type(value)
+    if value.__class__ is not cls:  # a proxy: what it stands for may differ per instance
+        return isinstance(value, Mapping)
+    known = _IS_MAPPING.get(cls)
+    if known is not None:
+        return known
+    answer = isinstance(value, Mapping)
+    if len(_IS_MAPPING) < _MAX_REMEMBERED_TYPES:
+        _IS_MAPPING[cls] = answer
+    return answer
+
+
 def field_of(value: Any, name: str) -> Any:
     """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
     if value is None:
         return None
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return value.get(name)
     try:
         return getattr(value, name, None)

@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
-from agentspans._runtime import LLM_CALL_KEY, RUNTIME, current_agent_name, inside_llm_call
+from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
 from agentspans.wrappers import _content, _evidence, _raw, _streams
 from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
@@ -186,7 +186,11 @@ class LLMRequest:
     def span_name(self) -> str:
         return f"{self.operation} {self.model}" if self.model else self.operation
 
-    def attributes(self, capture: bool) -> dict[str, AttributeValue]:
+    def attributes(
+        self, capture: bool, context: otel_context.Context | None = None
+    ) -> dict[str, AttributeValue]:
+        """The span's attributes; the enclosing agent's name is read from ``context`` (default:
+        the current one)."""
         attrs: dict[str, AttributeValue] = {
             semconv.GEN_AI_OPERATION_NAME: self.operation,
             semconv.GEN_AI_PROVIDER_NAME: self.provider,
@@ -201,8 +205,8 @@ class LLMRequest:
         if self.server_port is not None:
             attrs[semconv.SERVER_PORT] = self.server_port
         attrs[semconv.REQUEST_FINGERPRINT] = fingerprint(*self.fingerprint_parts)
-        agent = current_agent_name()
-        if agent is not None:
+        agent = otel_context.get_value(AGENT_NAME_KEY, context)
+        if isinstance(agent, str):
             attrs[semconv.GEN_AI_AGENT_NAME] = agent
         if capture:
             if self.input_messages is not None:
@@ -346,16 +350,19 @@ def start_llm_call(
     instrumented, or inside another client's LLM span, as litellm calling openai) costs nothing.
     """
     runtime = RUNTIME.current
-    if runtime is None or inside_llm_call():
+    if runtime is None:
         return None
+    # The current context, read once: ``Context`` is a dict, so its keys are read directly.
+    parent = otel_context.get_current()
+    if parent.get(LLM_CALL_KEY) is not None:
+        return None  # inside another client's LLM span
     capture = runtime.capture_content
     request: LLMRequest = request_of(capture)
-    parent = otel_context.get_current()
     span = runtime.tracer.start_span(
         request.span_name(),
         context=parent,
         kind=SpanKind.CLIENT,
-        attributes=request.attributes(capture),
+        attributes=request.attributes(capture, parent),
     )
     context = otel_context.set_value(LLM_CALL_KEY, True, trace.set_span_in_context(span, parent))
     return LLMInvocation(span, context, request, reader, capture, raw_mode)
