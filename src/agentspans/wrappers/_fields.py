@@ -7,6 +7,7 @@ and ``_streams`` in the import graph, so none of them needs another for a field.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,56 @@ def _is_mapping(value: Any) -> bool:
     return answer
 
 
+# Per (pydantic v2 model class, name): whether nothing on the class answers to ``name``, so that
+# ``getattr`` finds it in the instance's ``__dict__`` (a field) or else goes to pydantic's
+# ``__getattr__``, which looks in the extras and raises AttributeError (twice over, through the
+# class) when the name is not there. A response reader asks a chat completion for the Responses
+# API's ``output`` and Anthropic's ``content`` on every call: read here, a missing name costs
+# two dict lookups instead of two raised exceptions.
+_PLAIN_MODEL_FIELD: dict[tuple[type, str], bool] = {}
+
+
+def _plain_model_field(cls: type, name: str) -> bool:
+    key = (cls, name)
+    known = _PLAIN_MODEL_FIELD.get(key)
+    if known is None:
+        known = _is_plain_model_field(cls, name)
+        if len(_PLAIN_MODEL_FIELD) < 4 * _MAX_REMEMBERED_TYPES:
+            _PLAIN_MODEL_FIELD[key] = known
+    return known
+
+
+def _is_plain_model_field(cls: type, name: str) -> bool:
+    pydantic = sys.modules.get("pydantic")
+    base = getattr(pydantic, "BaseModel", None)
+    if not isinstance(base, type) or not str(getattr(pydantic, "VERSION", "")).startswith("2."):
+        return False
+    try:
+        private = getattr(cls, "__private_attributes__", None)
+        return (
+            issubclass(cls, base)
+            and getattr(cls, "__getattr__", None) is getattr(base, "__getattr__", None)
+            and cls.__getattribute__ is object.__getattribute__
+            and isinstance(private, dict)
+            and name not in private
+            and not hasattr(cls, name)
+        )
+    except Exception:
+        return False
+
+
+def _model_field(value: Any, name: str) -> Any:
+    """``getattr(value, name, None)`` for a name :func:`_plain_model_field` vouched for."""
+    fields = value.__dict__
+    if name in fields:
+        return fields[name]
+    try:
+        extra = object.__getattribute__(value, "__pydantic_extra__")
+    except AttributeError:  # a model not fully initialised
+        return None
+    return extra[name] if extra and name in extra else None
+
+
 def field_of(value: Any, name: str) -> Any:
     """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
     if value is None:
@@ -45,6 +96,8 @@ def field_of(value: Any, name: str) -> Any:
     if _is_mapping(value):
         return value.get(name)
     try:
+        if _plain_model_field(type(value), name):
+            return _model_field(value, name)
         return getattr(value, name, None)
     except Exception:  # a property of a malformed model may raise
         return None
