@@ -19,25 +19,12 @@ def sent(value: Any) -> bool:
     return type(value).__name__ not in ("NotGiven", "Omit", "_NotGiven", "_Omit")
 
 
-# Whether a type is a Mapping, per type: ``isinstance(x, Mapping)`` runs ABCMeta's Python-level
-# check on every call, and a response is read field by field. Bounded, so that types made on the
-# fly cannot grow it without end (beyond the bound they are checked each time).
-_IS_MAPPING: dict[type, bool] = {dict: True}
+# How values of a type are read, per type: ``isinstance(x, Mapping)`` runs ABCMeta's
+# Python-level check on every call, and a response is read field by field. Bounded, so that
+# types made on the fly cannot grow it without end (beyond the bound they are checked each time).
+_MAPPING, _MODEL, _OBJECT = "mapping", "model", "object"
+_KINDS: dict[type, str] = {dict: _MAPPING}
 _MAX_REMEMBERED_TYPES = 256
-
-
-def _is_mapping(value: Any) -> bool:
-    cls = type(value)
-    if value.__class__ is not cls:  # a proxy: what it stands for may differ per instance
-        return isinstance(value, Mapping)
-    known = _IS_MAPPING.get(cls)
-    if known is not None:
-        return known
-    answer = isinstance(value, Mapping)
-    if len(_IS_MAPPING) < _MAX_REMEMBERED_TYPES:
-        _IS_MAPPING[cls] = answer
-    return answer
-
 
 # Per (pydantic v2 model class, name): whether nothing on the class answers to ``name``, so that
 # ``getattr`` finds it in the instance's ``__dict__`` (a field) or else goes to pydantic's
@@ -48,40 +35,48 @@ def _is_mapping(value: Any) -> bool:
 _PLAIN_MODEL_FIELD: dict[tuple[type, str], bool] = {}
 
 
-def _plain_model_field(cls: type, name: str) -> bool:
-    key = (cls, name)
-    known = _PLAIN_MODEL_FIELD.get(key)
-    if known is None:
-        known = _is_plain_model_field(cls, name)
-        if len(_PLAIN_MODEL_FIELD) < 4 * _MAX_REMEMBERED_TYPES:
-            _PLAIN_MODEL_FIELD[key] = known
-    return known
+def _kind_of(value: Any, cls: type) -> str:
+    if isinstance(value, Mapping):
+        kind = _MAPPING
+    elif value.__class__ is cls and _is_pydantic_model(cls):
+        kind = _MODEL
+    else:
+        kind = _OBJECT
+    # A proxy (``__class__`` not its type) may stand for something else per instance.
+    if value.__class__ is cls and len(_KINDS) < _MAX_REMEMBERED_TYPES:
+        _KINDS[cls] = kind
+    return kind
 
 
-def _is_plain_model_field(cls: type, name: str) -> bool:
+def _is_pydantic_model(cls: type) -> bool:
+    """A pydantic v2 model class whose attribute reads are pydantic's own."""
     pydantic = sys.modules.get("pydantic")
     base = getattr(pydantic, "BaseModel", None)
     if not isinstance(base, type) or not str(getattr(pydantic, "VERSION", "")).startswith("2."):
         return False
     try:
-        private = getattr(cls, "__private_attributes__", None)
         return (
             issubclass(cls, base)
             and getattr(cls, "__getattr__", None) is getattr(base, "__getattr__", None)
             and cls.__getattribute__ is object.__getattribute__
-            and isinstance(private, dict)
-            and name not in private
-            and not hasattr(cls, name)
+            and isinstance(getattr(cls, "__private_attributes__", None), dict)
         )
     except Exception:
         return False
 
 
-def _model_field(value: Any, name: str) -> Any:
-    """``getattr(value, name, None)`` for a name :func:`_plain_model_field` vouched for."""
-    fields = value.__dict__
-    if name in fields:
-        return fields[name]
+def _remember_plain_field(cls: type, name: str) -> bool:
+    try:
+        plain = name not in cls.__private_attributes__ and not hasattr(cls, name)  # type: ignore[attr-defined]
+    except Exception:
+        plain = False
+    if len(_PLAIN_MODEL_FIELD) < 4 * _MAX_REMEMBERED_TYPES:
+        _PLAIN_MODEL_FIELD[(cls, name)] = plain
+    return plain
+
+
+def _model_extra(value: Any, name: str) -> Any:
+    """What pydantic's ``__getattr__`` answers for a plain name: an extra field, or nothing."""
     try:
         extra = object.__getattribute__(value, "__pydantic_extra__")
     except AttributeError:  # a model not fully initialised
@@ -93,11 +88,20 @@ def field_of(value: Any, name: str) -> Any:
     """``value.name`` or ``value[name]``: provider objects arrive as models or as dicts."""
     if value is None:
         return None
-    if _is_mapping(value):
+    cls = type(value)
+    kind = _KINDS.get(cls) if value.__class__ is cls else None
+    if kind is None:
+        kind = _kind_of(value, cls)
+    if kind is _MAPPING:
         return value.get(name)
     try:
-        if _plain_model_field(type(value), name):
-            return _model_field(value, name)
+        if kind is _MODEL:
+            plain = _PLAIN_MODEL_FIELD.get((cls, name))
+            if plain is None:
+                plain = _remember_plain_field(cls, name)
+            if plain:
+                fields = value.__dict__
+                return fields[name] if name in fields else _model_extra(value, name)
         return getattr(value, name, None)
     except Exception:  # a property of a malformed model may raise
         return None
