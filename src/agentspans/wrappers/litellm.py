@@ -9,7 +9,7 @@ once. Responses and stream chunks are OpenAI-shaped, so the openai readers summa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentspans import semconv
@@ -134,16 +134,20 @@ class CompletionReader:
         return ChatChunkReader(capture)
 
 
-def _factory(asynchronous: bool) -> Any:
-    reader = CompletionReader(asynchronous)
+def _factory(
+    reader: CompletionReader,
+    positional: tuple[str, ...],
+    build: Callable[[Mapping[str, Any], bool], LLMRequest],
+) -> Any:
+    """The patch for one litellm function: ``positional`` names the arguments it may take by
+    position (``completion(model, messages)``, ``embedding(model, input)``)."""
 
     def factory(owner: Any, attribute: str, raw: Any) -> Any:
         def start(instance: Any, args: Args, kwargs: Kwargs) -> Invocation | None:
-            # litellm's model and messages may come positionally: completion(model, messages)
             given = dict(kwargs)
-            for name, value in zip(("model", "messages"), args, strict=False):
+            for name, value in zip(positional, args, strict=False):
                 given.setdefault(name, value)
-            return start_llm_call(lambda capture: completion_request(given, capture), reader)
+            return start_llm_call(lambda capture: build(given, capture), reader)
 
         return traced(raw, start)
 
@@ -168,27 +172,20 @@ def embedding_request(kwargs: Mapping[str, Any], capture: bool) -> LLMRequest:
     return embeddings_format_request(kwargs, server, _NOT_THE_REQUEST)
 
 
-def _embedding_factory() -> Any:
-    reader = EmbeddingReader(asynchronous=False)
-
-    def factory(owner: Any, attribute: str, raw: Any) -> Any:
-        def start(instance: Any, args: Args, kwargs: Kwargs) -> Invocation | None:
-            given = dict(kwargs)
-            for name, value in zip(("model", "input"), args, strict=False):
-                given.setdefault(name, value)
-            return start_llm_call(lambda capture: embedding_request(given, capture), reader)
-
-        return traced(raw, start)
-
-    return factory
-
-
 def instrument(patches: Patches) -> None:
     """Patch ``litellm.completion`` / ``acompletion`` / ``embedding`` / ``aembedding`` (the
     package's own attributes). ``litellm.Router`` calls these through the package at call time,
     so a router's calls are traced by the same patches, once per deployment tried."""
     _versions.warn_if_unsupported("litellm")
-    patches.patch_path("litellm:completion", _factory(asynchronous=False))
-    patches.patch_path("litellm:acompletion", _factory(asynchronous=True))
-    patches.patch_path("litellm:embedding", _embedding_factory())
-    patches.patch_path("litellm:aembedding", _embedding_factory())
+    chat = ("model", "messages")
+    patches.patch_path(
+        "litellm:completion", _factory(CompletionReader(False), chat, completion_request)
+    )
+    patches.patch_path(
+        "litellm:acompletion", _factory(CompletionReader(True), chat, completion_request)
+    )
+    embeddings = _factory(
+        EmbeddingReader(asynchronous=False), ("model", "input"), embedding_request
+    )
+    patches.patch_path("litellm:embedding", embeddings)
+    patches.patch_path("litellm:aembedding", embeddings)
