@@ -71,6 +71,19 @@ def test_completion(spans: CapturedSpans, provider: FakeProvider) -> None:
     assert span.attributes[semconv.GEN_AI_REQUEST_TEMPERATURE] == 0.1
 
 
+def test_model_and_messages_given_by_position(spans: CapturedSpans, provider: FakeProvider) -> None:
+    kw = _kw(provider)
+    model, messages = kw.pop("model"), kw.pop("messages")
+    in_agent(lambda: litellm.completion(model, messages, **kw))
+    check(spans)  # the request model comes from the positional argument
+
+
+def test_embedding_model_given_by_position(spans: CapturedSpans, provider: FakeProvider) -> None:
+    kw = {"api_base": provider.base_url, "api_key": API_KEY}
+    in_agent(lambda: litellm.embedding("openai/text-embedding-3-small", ["a"], **kw))
+    check_embedding(spans)
+
+
 async def test_acompletion(spans: CapturedSpans, provider: FakeProvider) -> None:
     response = await in_async_agent(lambda: litellm.acompletion(**_kw(provider)))
     assert response.choices[0].message.content == REPLY_TEXT
