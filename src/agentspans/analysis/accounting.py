@@ -55,7 +55,7 @@ class Accounts:
     tokens_per_s: dict[int, float]
 
 
-def _utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
+def vram_utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
     value = attributes.get(semconv.VRAM_UTILIZATION_PEAK)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -134,7 +134,7 @@ def _read_vram(acc: Accounts, i: int, attributes: Mapping[str, Any]) -> None:
     peak = acc.vram_peak[i] = count(
         attributes.get(semconv.VRAM_PEAK_BYTES), semconv.VRAM_PEAK_BYTES
     )
-    share = _utilization(attributes, peak)
+    share = vram_utilization(attributes, peak)
     if share is not None:
         acc.vram_utilization[i] = share
 
@@ -170,15 +170,15 @@ def _count_llm(acc: Accounts, i: int, above: int, call: LlmCall, record: Any) ->
         if acc.fingerprint[above] is None:
             acc.fingerprint[above] = fp
     window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
-    if window is not None and (window := _positive(window)) is not None:
+    if window is not None and (window := positive(window)) is not None:
         acc.context_window.setdefault(above, window)
     speed = attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND)
-    if speed is not None and (speed := _positive(speed)) is not None:
+    if speed is not None and (speed := positive(speed)) is not None:
         acc.tokens_per_s.setdefault(above, speed)
     return above
 
 
-def _positive(value: Any) -> float | None:
+def positive(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if 0 < value < math.inf else None

@@ -20,10 +20,57 @@ from __future__ import annotations
 from agentspans import semconv
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms
 from agentspans.analysis.model import Finding
+from agentspans.analysis.thresholds import Thresholds
 
 PROMPT_HEAVY = "prompt_heavy"
 SLOW_LLM = "slow_llm_call"
 SLOW_TOOL = "slow_tool_call"
+
+
+def prompt_weight(
+    operation: str | None,
+    tokens_in: int | None,
+    tokens_out: int,
+    window: float | None,
+    limits: Thresholds,
+) -> tuple[bool, bool, float | None, float] | None:
+    """``(heavy, full, fill, ratio)`` when ``prompt_heavy`` flags this call, else None: heavy by
+    the input/output ratio, full by the share of the context window ``window``."""
+    if not tokens_in or operation == semconv.OP_EMBEDDINGS:
+        return None
+    fill = tokens_in / window if window else None
+    ratio = tokens_in / tokens_out if tokens_out else float("inf")
+    heavy = tokens_in >= limits.prompt_heavy_min_input_tokens and (
+        ratio >= limits.prompt_heavy_ratio
+    )
+    full = fill is not None and fill > limits.prompt_heavy_context_share
+    if not heavy and not full:
+        return None
+    return heavy, full, fill, ratio
+
+
+def llm_slowness(
+    duration_ns: int, tokens_out: int, recorded_speed: float | None, limits: Thresholds
+) -> tuple[bool, float | None] | None:
+    """``(over the time limit, output tokens/s when below the speed limit)`` when
+    ``slow_llm_call`` flags this call, else None. ``recorded_speed``: the span's own output
+    speed, when it has one; otherwise the output over the whole duration."""
+    min_speed = limits.slow_llm_tokens_per_s
+    speed = None
+    if min_speed and tokens_out >= max(limits.slow_llm_min_output_tokens, 1):
+        speed = recorded_speed
+        if speed is None and duration_ns > 0:
+            speed = tokens_out / (duration_ns / 1e9)
+        if speed is not None and speed >= min_speed:
+            speed = None  # fast enough
+    over = duration_ns > limits.slow_llm_call_ms * 1e6
+    if not over and speed is None:
+        return None
+    return over, speed
+
+
+def tool_too_slow(duration_ns: int, limits: Thresholds) -> bool:
+    return duration_ns > limits.slow_tool_call_ms * 1e6
 
 
 def detect_prompt_heavy(view: TraceView) -> list[Finding]:
@@ -38,18 +85,13 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
     findings = []
     for i in accounts.llm_nodes:
         tokens_in = inputs[i]
-        if not tokens_in or operation[i] == semconv.OP_EMBEDDINGS:
-            continue
         tokens_out = outputs[i] or 0
         window = windows.get(i)
-        fill = tokens_in / window if window else None
-        ratio = tokens_in / tokens_out if tokens_out else float("inf")
-        heavy = tokens_in >= limits.prompt_heavy_min_input_tokens and (
-            ratio >= limits.prompt_heavy_ratio
-        )
-        full = fill is not None and fill > limits.prompt_heavy_context_share
-        if not heavy and not full:
+        weight = prompt_weight(operation[i], tokens_in, tokens_out, window, limits)
+        if weight is None:
             continue
+        assert tokens_in is not None
+        heavy, full, fill, ratio = weight
         reasons = []
         if heavy:
             shown = f"{ratio:.0f}x" if tokens_out else "no output"
@@ -86,25 +128,19 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
         accounts.tokens_per_s,
     )
     limit_ns = limits.slow_llm_call_ms * 1e6
-    min_tokens = max(limits.slow_llm_min_output_tokens, 1)
     min_speed = limits.slow_llm_tokens_per_s
     findings = []
     for i in accounts.llm_nodes:
         duration = end[i] - start[i]
         tokens_out = outputs[i] or 0
-        speed = None
-        if min_speed and tokens_out >= min_tokens:
-            speed = speeds.get(i)
-            if speed is None and duration > 0:
-                speed = tokens_out / (duration / 1e9)
-            if speed is not None and speed >= min_speed:
-                speed = None  # fast enough
-        if duration <= limit_ns and speed is None:
+        slowness = llm_slowness(duration, tokens_out, speeds.get(i), limits)
+        if slowness is None:
             continue
+        over, speed = slowness
         saving = 0.0
         reasons = []
         details: dict[str, object] = {"duration_ms": ms(duration)}
-        if duration > limit_ns:
+        if over:
             saving = duration - limit_ns
             reasons.append(f"took {human_ms(duration)} (threshold {human_ms(limit_ns)})")
         if speed is not None:
@@ -130,11 +166,10 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
 def detect_slow_tools(view: TraceView) -> list[Finding]:
     accounts, limits = view.accounts, view.thresholds
     start, end = view.tree.start, view.tree.end
-    limit_ns = limits.slow_tool_call_ms * 1e6
     findings = []
     for i in accounts.tool_nodes:
         duration = end[i] - start[i]
-        if duration <= limit_ns:
+        if not tool_too_slow(duration, limits):
             continue
         saving = duration - limits.slow_tool_call_ms * 1e6
         findings.append(
