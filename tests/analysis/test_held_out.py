@@ -124,7 +124,7 @@ def runner(
 
 def analysed(spans: CapturedSpans) -> tuple[list[SpanRecord], TraceAnalysis, list[ReadableSpan]]:
     finished = spans.finished()
-    records = [record_from_span(s, {}) for s in finished]
+    records = [record_from_span(s) for s in finished]
     (result,) = analyze(records)
     assert contradictions(records, result) == []
     # The in-process annotator said the same on the exported root.

@@ -20,7 +20,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans._spans import plain_attributes
 from agentspans.analysis import Finding, Rollup, Thresholds, TraceAnalysis, analyze
 from agentspans.processors.lone import lone_annotations
 from agentspans.processors.pipeline import Annotator, EventSpec, Extra
@@ -42,11 +41,11 @@ def make_annotator(thresholds_mapping: Mapping[str, Any] | None) -> Annotator:
         spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
     ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
         if len(spans) == 1:  # a trace of one span (a standalone call): see lone.py
-            span, extra = spans[0]
-            alone = lone_annotations(span, {**plain_attributes(span), **extra}, thresholds)
+            span, attributes = spans[0]
+            alone = lone_annotations(span, attributes, thresholds)
             if alone is not None:
                 return {root_id: (alone, [])}
-        records = [record_from_span(span, extra) for span, extra in spans]
+        records = [record_from_span(span, attributes) for span, attributes in spans]
         out: Annotations = {}
         for analysis in analyze(records, thresholds):
             write_analysis(analysis, out)

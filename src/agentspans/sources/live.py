@@ -1,8 +1,8 @@
 """The SDK's ``ReadableSpan`` into the neutral span model, for the in-process processor.
 
 The processor adds attributes after a span ends (cost, resource peaks) without rebuilding it
-first, so those ``extra`` attributes are merged over the span's own here: the analysis sees what
-the exporter will receive.
+first, so it hands the attributes over with those merged in: the analysis sees what the
+exporter will receive.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ __all__ = ["record_from_span"]
 _SERVICE_NAME = "service.name"
 
 
-def record_from_span(span: ReadableSpan, extra: Mapping[str, Any] | None = None) -> SpanRecord:
+def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
+    """``attributes``: the span's attributes as the caller holds them already (the processor's,
+    with enrichment's merged), taken as they are; by default a copy of the span's own."""
     context = span.context
     trace_id = context.trace_id if context is not None else 0
     span_id = context.span_id if context is not None else 0
     parent = span.parent
-    attributes: Mapping[str, Any] = plain_attributes(span)
-    if extra:
-        attributes.update(extra)  # type: ignore[attr-defined]
+    if attributes is None:
+        attributes = plain_attributes(span)
     resource = span.resource
     service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
     start = span.start_time or 0
