@@ -85,6 +85,7 @@ REASONING_NAMES = (
     "llm.token_count.completion_details.reasoning",
 )
 
+_DETAIL_NAMES = (*CACHE_READ_NAMES, *CACHE_CREATION_NAMES, *REASONING_NAMES)
 _LLM_OPERATIONS = semconv.LLM_OPERATIONS
 _warned: set[str] = set()
 
@@ -192,15 +193,17 @@ def read_llm_call(attributes: Mapping[str, Any]) -> LlmCall | None:
     if operation is None:
         return None
     error = attributes.get(semconv.ERROR_TYPE)
+    # Most calls report no cached or reasoning tokens: one C-level check for all their names.
+    detailed = not attributes.keys().isdisjoint(_DETAIL_NAMES)
     return LlmCall(
         operation=operation,
         model=_first_text(attributes, MODEL_NAMES),
         provider=_first_text(attributes, PROVIDER_NAMES),
         input_tokens=_first_count(attributes, INPUT_NAMES),
         output_tokens=_first_count(attributes, OUTPUT_NAMES),
-        cache_read_tokens=_first_count(attributes, CACHE_READ_NAMES),
-        cache_creation_tokens=_first_count(attributes, CACHE_CREATION_NAMES),
-        reasoning_tokens=_first_count(attributes, REASONING_NAMES),
+        cache_read_tokens=_first_count(attributes, CACHE_READ_NAMES) if detailed else None,
+        cache_creation_tokens=_first_count(attributes, CACHE_CREATION_NAMES) if detailed else None,
+        reasoning_tokens=_first_count(attributes, REASONING_NAMES) if detailed else None,
         cost_usd=amount(attributes.get(semconv.COST_USD), semconv.COST_USD),
         error_type=error if isinstance(error, str) and error else None,
     )

@@ -245,6 +245,10 @@ class ResourceSampler:
         self._gpu: list[GpuSample] = []
         self._torch: list[tuple[int, ...]] = []
         self._torch_max: list[tuple[int, ...]] = []
+        # Whether any sample so far had a GPU or torch reading: on a machine without either
+        # (most), a span's window skips reading those columns.
+        self._seen_gpu = False
+        self._seen_torch = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nvml = nvml
@@ -332,6 +336,10 @@ class ResourceSampler:
         torch_max_allocated: tuple[int, ...] = (),
     ) -> None:
         """Append one sample to the timeline (``sample_now``'s second half; tests inject)."""
+        if gpu is not None and gpu.used:
+            self._seen_gpu = True
+        if torch_allocated or torch_max_allocated:
+            self._seen_torch = True
         with self._lock:
             self._times.append(time_ns)
             self._rss.append(rss)
@@ -377,14 +385,14 @@ class ResourceSampler:
             if times[hi] < start_ns - self._interval_ns or times[lo] > end_ns + self._interval_ns:
                 return None
             rss = [value for value in self._rss[lo : hi + 1] if value is not None]
-            gpu = self._gpu[lo : hi + 1]
-            allocated = self._torch[lo : hi + 1]
+            gpu = self._gpu[lo : hi + 1] if self._seen_gpu else None
+            allocated = self._torch[lo : hi + 1] if self._seen_torch else None
             max_allocated = (self._torch_max[lo], self._torch_max[hi])
         return Peaks(
             rss_peak_bytes=max(rss) if rss else None,
             rss_delta_bytes=rss[-1] - rss[0] if rss else None,
-            gpu=_gpu_window(gpu, self.gpu_totals),
-            torch=_torch_window(allocated, max_allocated),
+            gpu=_gpu_window(gpu, self.gpu_totals) if gpu is not None else None,
+            torch=_torch_window(allocated, max_allocated) if allocated is not None else None,
         )
 
 
