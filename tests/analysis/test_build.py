@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from agentspans.analysis import Rollup, Segment
-from agentspans.analysis._build import rollup, segment
+from agentspans.analysis import Rollup, Segment, SpanEvent, SpanRecord
+from agentspans.analysis._build import rollup, segment, span_record
 
 
 def test_segment_equals_its_dataclass() -> None:
@@ -24,3 +24,24 @@ def test_rollup_equals_its_dataclass() -> None:
     assert dataclasses.astuple(rollup(*values)) == values
     # Every field is set: a field added to Rollup must be added to the builder too.
     assert len(dataclasses.fields(Rollup)) == len(values)
+
+
+def test_span_record_equals_its_dataclass() -> None:
+    values = (
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        None,
+        "chat gpt-4o",
+        100,
+        250,
+        {"gen_ai.operation.name": "chat"},
+        True,
+        "svc",
+        (SpanEvent("exception", 120, {"exception.type": "ValueError"}),),
+        False,
+    )
+    made = span_record(*values)
+    assert made == SpanRecord(*values)
+    assert hash(made.span_id) == hash(SpanRecord(*values).span_id)
+    assert tuple(getattr(made, f.name) for f in dataclasses.fields(SpanRecord)) == values
+    assert len(dataclasses.fields(SpanRecord)) == len(values)

@@ -1,7 +1,8 @@
 """Faster constructors for the two model classes the analysis makes by the thousand.
 
 ``Segment`` is a named tuple: ``tuple.__new__`` builds one without its generated Python-level
-``__new__``, and a 100,000-span chain has 200,000 of them. ``Rollup`` is a frozen dataclass,
+``__new__``, and a 100,000-span chain has 200,000 of them. ``Rollup`` and ``SpanRecord`` (one
+per span the processor analyses) are frozen dataclasses,
 whose ``__init__`` sets each field through ``object.__setattr__`` (to get past its own frozen
 ``__setattr__``); writing the slots through their descriptors does the same a third as fast.
 The objects are indistinguishable from ones made the usual way (same fields, equality and
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentspans.analysis.model import Rollup, Segment
+from agentspans.analysis.model import Rollup, Segment, SpanEvent, SpanRecord
 
 _new = object.__new__
 
@@ -64,4 +65,60 @@ def rollup(
     _r_tool(made, tool_calls)
     _r_priced(made, priced_calls)
     _r_vram(made, vram_peak_bytes)
+    return made
+
+
+_RECORD_FIELDS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "name",
+    "start_ns",
+    "end_ns",
+    "attributes",
+    "error",
+    "service",
+    "events",
+    "parent_is_remote",
+)
+(
+    _s_trace,
+    _s_span,
+    _s_parent,
+    _s_name,
+    _s_start,
+    _s_end,
+    _s_attributes,
+    _s_error,
+    _s_service,
+    _s_events,
+    _s_remote,
+) = (_setter(SpanRecord, field) for field in _RECORD_FIELDS)
+
+
+def span_record(
+    trace_id: str,
+    span_id: str,
+    parent_id: str | None,
+    name: str,
+    start_ns: int,
+    end_ns: int,
+    attributes: Any,
+    error: bool,
+    service: str | None,
+    events: tuple[SpanEvent, ...],
+    parent_is_remote: bool,
+) -> SpanRecord:
+    made: SpanRecord = _new(SpanRecord)
+    _s_trace(made, trace_id)
+    _s_span(made, span_id)
+    _s_parent(made, parent_id)
+    _s_name(made, name)
+    _s_start(made, start_ns)
+    _s_end(made, end_ns)
+    _s_attributes(made, attributes)
+    _s_error(made, error)
+    _s_service(made, service)
+    _s_events(made, events)
+    _s_remote(made, parent_is_remote)
     return made

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from agentspans._spans import events_of, plain_attributes
+from agentspans.analysis._build import span_record
 from agentspans.analysis.model import SpanEvent, SpanRecord
 
 __all__ = ["record_from_span"]
@@ -33,19 +34,21 @@ def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
     resource = span.resource
     service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
     start = span.start_time or 0
-    return SpanRecord(
-        trace_id=f"{trace_id:032x}",
-        span_id=f"{span_id:016x}",
-        parent_id=f"{parent.span_id:016x}" if parent is not None else None,
-        name=span.name,
-        start_ns=start,
-        end_ns=span.end_time if span.end_time is not None else start,
-        attributes=attributes,
-        error=span.status.status_code is StatusCode.ERROR,
-        service=service if isinstance(service, str) else None,
-        events=tuple(
-            SpanEvent(event.name, event.timestamp, dict(event.attributes or {}))
-            for event in events_of(span)
-        ),
-        parent_is_remote=parent is not None and parent.is_remote,
+    events = events_of(span)
+    return span_record(
+        f"{trace_id:032x}",
+        f"{span_id:016x}",
+        f"{parent.span_id:016x}" if parent is not None else None,
+        span.name,
+        start,
+        span.end_time if span.end_time is not None else start,
+        attributes,
+        span.status.status_code is StatusCode.ERROR,
+        service if isinstance(service, str) else None,
+        tuple(
+            SpanEvent(event.name, event.timestamp, dict(event.attributes or {})) for event in events
+        )
+        if events
+        else (),
+        parent is not None and parent.is_remote,
     )
