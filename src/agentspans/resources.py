@@ -249,6 +249,10 @@ class ResourceSampler:
         # (most), a span's window skips reading those columns.
         self._seen_gpu = False
         self._seen_torch = False
+        # The last window's answer, by (samples recorded, first index, last index): the spans of
+        # one trace mostly fall between the same two samples, and get the same (frozen) Peaks.
+        self._recorded = 0
+        self._last_window: tuple[tuple[int, int, int], Peaks] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nvml = nvml
@@ -341,6 +345,7 @@ class ResourceSampler:
         if torch_allocated or torch_max_allocated:
             self._seen_torch = True
         with self._lock:
+            self._recorded += 1
             self._times.append(time_ns)
             self._rss.append(rss)
             self._gpu.append(gpu or GpuSample())
@@ -384,16 +389,22 @@ class ResourceSampler:
             hi = min(bisect.bisect_left(times, end_ns), len(times) - 1)
             if times[hi] < start_ns - self._interval_ns or times[lo] > end_ns + self._interval_ns:
                 return None
+            key = (self._recorded, lo, hi)
+            last = self._last_window
+            if last is not None and last[0] == key:
+                return last[1]
             rss = [value for value in self._rss[lo : hi + 1] if value is not None]
             gpu = self._gpu[lo : hi + 1] if self._seen_gpu else None
             allocated = self._torch[lo : hi + 1] if self._seen_torch else None
             max_allocated = (self._torch_max[lo], self._torch_max[hi])
-        return Peaks(
+        found = Peaks(
             rss_peak_bytes=max(rss) if rss else None,
             rss_delta_bytes=rss[-1] - rss[0] if rss else None,
             gpu=_gpu_window(gpu, self.gpu_totals) if gpu is not None else None,
             torch=_torch_window(allocated, max_allocated) if allocated is not None else None,
         )
+        self._last_window = (key, found)
+        return found
 
 
 def _column(samples: Sequence[tuple[Any, ...]], index: int) -> list[Any]:
