@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
@@ -22,6 +23,23 @@ __all__ = ["record_from_span"]
 _SERVICE_NAME = "service.name"
 
 
+_last_service: tuple[object, str | None] = (None, None)
+
+
+def _service_name(resource: Resource | None) -> str | None:
+    """The resource's ``service.name``. A provider's spans share one immutable resource, whose
+    attributes are read through a Python-level ``Mapping.get``: the last answer is kept."""
+    global _last_service
+    if resource is None:
+        return None
+    if _last_service[0] is resource:
+        return _last_service[1]
+    service = resource.attributes.get(_SERVICE_NAME)
+    found = service if isinstance(service, str) else None
+    _last_service = (resource, found)
+    return found
+
+
 def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
     """``attributes``: the span's attributes as the caller holds them already (the processor's,
     with enrichment's merged), taken as they are; by default a copy of the span's own."""
@@ -31,8 +49,7 @@ def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
     parent = span.parent
     if attributes is None:
         attributes = plain_attributes(span)
-    resource = span.resource
-    service = resource.attributes.get(_SERVICE_NAME) if resource is not None else None
+    service = _service_name(span.resource)
     start = span.start_time or 0
     events = events_of(span)
     return span_record(
@@ -44,7 +61,7 @@ def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
         span.end_time if span.end_time is not None else start,
         attributes,
         span.status.status_code is StatusCode.ERROR,
-        service if isinstance(service, str) else None,
+        service,
         tuple(
             SpanEvent(event.name, event.timestamp, dict(event.attributes or {})) for event in events
         )
