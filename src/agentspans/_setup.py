@@ -310,11 +310,9 @@ def _otlp_exporter(config: Config) -> tuple[SpanExporter, str]:
     protocol = config.otlp_protocol or "grpc"
     timeout = config.export_timeout_s
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
+        from agentspans.exporters.otlp_grpc import GrpcSpanExporter
 
-        grpc_exporter = GrpcExporter(endpoint=config.otlp_endpoint, timeout=timeout)
+        grpc_exporter = GrpcSpanExporter(endpoint=config.otlp_endpoint, timeout=timeout)
         return (
             grpc_exporter,
             f"{getattr(grpc_exporter, '_endpoint', config.otlp_endpoint)} (OTLP/gRPC)",
