@@ -29,7 +29,7 @@ from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import (
     _encode_links,
 )
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from agentspans._spans import events_of, links_of
 
@@ -52,6 +52,7 @@ _KIND = {
     SpanKind.PRODUCER: b"\x30\x04",
     SpanKind.CONSUMER: b"\x30\x05",
 }
+_INTERNAL = _KIND[SpanKind.INTERNAL]
 _FLAGS_HAS_IS_REMOTE = 0x100
 _FLAGS_IS_REMOTE = 0x200
 _FLAGS_TAG = b"\x85\x01"  # Span.flags (16), fixed32
@@ -76,13 +77,15 @@ def _field(tag: bytes, payload: bytes) -> bytes:
 class _Caches:
     """What repeats across spans, as encoded bytes."""
 
-    __slots__ = ("flag", "key", "name", "string")
+    __slots__ = ("flag", "integer", "key", "name", "number", "string")
 
     def __init__(self) -> None:
         self.key: dict[str, bytes] = {}  # KeyValue.key field
+        self.number: dict[str, bytes] = {}  # an entry up to a double's 8 bytes
         self.name: dict[str, bytes] = {}  # Span.name field
         self.string: dict[tuple[str, str], bytes] = {}  # a whole Span.attributes entry
         self.flag: dict[tuple[str, bool], bytes] = {}
+        self.integer: dict[tuple[str, int], bytes] = {}  # a whole entry (counts, byte sizes)
 
 
 _caches = _Caches()
@@ -115,6 +118,19 @@ def _string_entry(key: str, value: str) -> bytes:
     return found
 
 
+def _double_entry(key: str, value: float) -> bytes:
+    cache = _caches.number
+    prefix = cache.get(key)
+    if prefix is None:
+        # The entry's length is known before the value: tag, length, key, AnyValue of 9 bytes.
+        key_field = _key_field(key)
+        prefix = _SPAN_ATTRIBUTE + _varint(len(key_field) + 11) + key_field + b"\x12\x09\x21"
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = prefix
+    return prefix + _pack_double(value)
+
+
 def _flag_entry(key: str, value: bool) -> bytes:
     cache = _caches.flag
     found = cache.get((key, value))
@@ -129,6 +145,15 @@ def _flag_entry(key: str, value: bool) -> bytes:
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+def _integer_entry(key: str, value: int) -> bytes:
+    cache = _caches.integer
+    found = _entry(key, b"\x18" + _varint(value & 0xFFFF_FFFF_FFFF_FFFF))
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[(key, value)] = found
+    return found
+
+
 def _sdk_entries(key: str, value: Any) -> Iterable[bytes]:
     """The SDK's encoding of one attribute (nothing, logged, where it cannot encode it)."""
     return (
@@ -137,26 +162,44 @@ def _sdk_entries(key: str, value: Any) -> Iterable[bytes]:
 
 
 def _attribute_entries(attributes: Mapping[str, Any], out: list[bytes]) -> None:
+    # The remembered entries are looked up here, not through the helpers: a span has a dozen.
+    strings, flags, numbers, integers = (
+        _caches.string,
+        _caches.flag,
+        _caches.number,
+        _caches.integer,
+    )
+    append = out.append
     for key, value in attributes.items():
         kind = type(value)
         try:
             if type(key) is not str:
                 out.extend(_sdk_entries(key, value))
             elif kind is str:
-                out.append(_string_entry(key, value))
+                append(strings.get((key, value)) or _string_entry(key, value))
             elif kind is float:
-                out.append(_entry(key, b"\x21" + _pack_double(value)))
+                prefix = numbers.get(key)
+                append(prefix + _pack_double(value) if prefix else _double_entry(key, value))
             elif kind is bool:
-                out.append(_flag_entry(key, value))
+                append(flags.get((key, value)) or _flag_entry(key, value))
             elif kind is int and _INT64_MIN <= value <= _INT64_MAX:
-                out.append(_entry(key, b"\x18" + _varint(value & 0xFFFF_FFFF_FFFF_FFFF)))
+                append(integers.get((key, value)) or _integer_entry(key, value))
             elif (kind is tuple or kind is list) and all(type(item) is str for item in value):
                 values = b"".join(_field(b"\x0a", _field(b"\x0a", item.encode())) for item in value)
-                out.append(_entry(key, _field(b"\x2a", values)))
+                append(_entry(key, _field(b"\x2a", values)))
             else:
                 out.extend(_sdk_entries(key, value))
         except UnicodeError:
             out.extend(_sdk_entries(key, value))  # a lone surrogate: the SDK logs and drops it
+
+
+def _items(span: ReadableSpan, name: str, read: Any) -> Sequence[Any]:
+    """The span's events or links; the usual empty ones found without copying them."""
+    own = getattr(span, name, None)
+    if own is not None and not getattr(own, "_dq", own):
+        return ()
+    found: Sequence[Any] = read(span)
+    return found
 
 
 def _plain(attributes: Any) -> Mapping[str, Any] | None:
@@ -193,7 +236,8 @@ def encode_span(span: ReadableSpan) -> bytes:
                 _caches.name.clear()
             _caches.name[name] = name_field
         out.append(name_field)
-    out.append(_KIND[span.kind])
+    kind = span.kind
+    out.append(_INTERNAL if kind is SpanKind.INTERNAL else _KIND[kind])
     start, end = span.start_time, span.end_time
     if start:
         out += (b"\x39", _pack_fixed64(start))
@@ -205,25 +249,26 @@ def encode_span(span: ReadableSpan) -> bytes:
     dropped = span.dropped_attributes
     if dropped:
         out += (b"\x50", _varint(dropped))
-    events = events_of(span)
+    events = _items(span, "_events", events_of)
     if events:
         out.extend(_field(b"\x5a", e.SerializeToString()) for e in _encode_events(events) or ())
     dropped = span.dropped_events
     if dropped:
         out += (b"\x60", _varint(dropped))
-    links = links_of(span)
+    links = _items(span, "_links", links_of)
     if links:
         out.extend(_field(b"\x6a", li.SerializeToString()) for li in _encode_links(links) or ())
     dropped = span.dropped_links
     if dropped:
         out += (b"\x70", _varint(dropped))
     status = span.status
-    code, description = status.status_code.value, status.description
-    if code or description:
-        payload = _field(b"\x12", description.encode()) if description else b""
-        out.append(_field(b"\x7a", payload + (b"\x18" + _varint(code) if code else b"")))
-    else:
+    code, description = status.status_code, status.description
+    if code is StatusCode.UNSET and not description:
         out.append(_EMPTY_STATUS)
+    else:
+        number = code.value
+        payload = _field(b"\x12", description.encode()) if description else b""
+        out.append(_field(b"\x7a", payload + (b"\x18" + _varint(number) if number else b"")))
     out += (_FLAGS_TAG, _pack_fixed32(flags))
     return b"".join(out)
 
