@@ -508,7 +508,8 @@ class TraceProcessor(SpanProcessor):
         for processor in self.downstream:
             batch = getattr(processor, "_batch_processor", None)
             rest = spans
-            if batch is not None and type(processor) is BatchSpanProcessor:
+            # In bulk for a trace; one span (a standalone call) costs less through on_end.
+            if batch is not None and len(spans) > 1 and type(processor) is BatchSpanProcessor:
                 rest = self._enqueue(batch, spans)
             for span in rest:
                 if batch is not None:
