@@ -21,6 +21,7 @@ threads' CPU; the table gives each thread's share (Linux).
     python benchmarks/export_throughput.py             # 100,000 spans per configuration
     python benchmarks/export_throughput.py --short     # CI: 6,000 spans
     python benchmarks/export_throughput.py --encoding  # the OTLP encoders alone, same spans
+    python benchmarks/export_throughput.py --worker-cost  # agentspans' worker alone, per span
 """
 
 from __future__ import annotations
@@ -335,6 +336,91 @@ def encoding_comparison(traces: int = 26) -> str:
     )
 
 
+# -- the worker alone ----------------------------------------------------------------------------
+WORKER_COST_SETUPS = {
+    "defaults": {},
+    "no-op annotator": {},
+    "lean (analysis, resources, metrics off)": {
+        "analysis": False,
+        "resources": False,
+        "metrics": False,
+    },
+}
+
+
+def worker_cost(name: str, traces: int = 300) -> dict[str, Any]:
+    """agentspans' worker per span for this benchmark's traces, in a fresh process: the spans
+    are made with the worker parked (its tick and wake-up pushed out of reach), then its pass
+    (``_process``: enrichment, analysis, rebuild, hand-off to a batch processor whose exporter
+    does nothing) is timed by ``time.thread_time`` on this thread, best of 5. "no-op annotator"
+    replaces the analysis with one that adds nothing: the rest is the worker's own cost."""
+    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = str(10**9)  # the export thread stays asleep
+    os.environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = str(10**7)
+    os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = str(10**7)
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    import agentspans
+    from agentspans.processors import pipeline
+
+    pipeline._TICK_S = 1e9  # type: ignore[attr-defined]
+    pipeline._WAKE_AT_QUEUED = 10**12  # type: ignore[attr-defined]
+
+    class Nothing(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    batch = BatchSpanProcessor(Nothing())
+    provider.add_span_processor(batch)
+    options: dict[str, Any] = WORKER_COST_SETUPS[name]
+    instrumentation = agentspans.instrument(
+        tracer_provider=provider, exporter="none", libraries="none", **options
+    )
+    processor = instrumentation.processor
+    assert processor is not None
+    if name == "no-op annotator":
+        processor._annotator = lambda spans, root_id: {}
+
+    def make(count: int) -> None:
+        for _ in range(count):
+            with agentspans.agent_span("research"):
+                for _ in range(SPANS_PER_TRACE - 1):
+                    with agentspans.tool_span("search_web"):
+                        pass
+
+    make(50)
+    processor._process()
+    queue = batch._batch_processor._queue
+    queue.clear()
+    best = float("inf")
+    for _ in range(5):
+        make(traces)
+        spans = len(processor._queue)
+        started = time.thread_time()
+        processor._process()
+        best = min(best, (time.thread_time() - started) / spans)
+        queue.clear()
+    return {"config": name, "us_per_span": best * 1e6}
+
+
+def worker_cost_report() -> str:
+    rows = []
+    for name in WORKER_COST_SETUPS:
+        result = h.run_worker(SCRIPT, h.Configuration(name), ["--worker-cost"], timeout_s=300)
+        cost = f"{result['us_per_span']:.2f}" if "error" not in result else result["error"]
+        rows.append([name, cost])
+    return "\n".join(
+        [
+            f"agentspans' worker, CPU per span, traces of {SPANS_PER_TRACE} spans "
+            "(an agent over tool spans), best of 5",
+            f"machine: {h.machine()}",
+            "",
+            h.table(["configuration", "worker CPU us a span"], rows),
+        ]
+    )
+
+
 # -- the parent -----------------------------------------------------------------------------------
 def collector_binary() -> Path | None:
     script = h.REPO / "scripts" / "build-stack.sh"
@@ -431,13 +517,22 @@ def main() -> int:
     parser.add_argument(
         "--encoding", action="store_true", help="compare the OTLP encoders alone, no Collector"
     )
+    parser.add_argument(
+        "--worker-cost", action="store_true", help="time agentspans' worker alone, per span"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--protocol", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.spans = args.spans or (6_000 if args.short else 100_000)
+    if args.worker and args.worker_cost:
+        h.emit(worker_cost(args.worker))
+        return 0
     if args.worker:
         h.emit(worker(args.worker, args.spans, args.protocol, args.endpoint))
+        return 0
+    if args.worker_cost:
+        print(worker_cost_report())
         return 0
     if args.encoding:
         print(encoding_comparison())
