@@ -29,7 +29,7 @@ from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import (
     _encode_links,
 )
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentspans._spans import events_of, links_of
 
@@ -209,24 +209,10 @@ def _plain(attributes: Any) -> Mapping[str, Any] | None:
 
 
 def encode_span(span: ReadableSpan) -> bytes:
-    """One ``Span`` message, without its tag and length."""
-    context = span.get_span_context()
-    assert context is not None
-    parent = span.parent
-    out = [
-        b"\x0a\x10",
-        context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",
-        context.span_id.to_bytes(8, "big"),
-    ]
-    trace_state = context.trace_state
-    if trace_state:
-        out.append(_field(b"\x1a", ",".join([f"{k}={v}" for k, v in trace_state.items()]).encode()))
-    flags = _FLAGS_HAS_IS_REMOTE
-    if parent is not None:
-        out += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-        if parent.is_remote:
-            flags |= _FLAGS_IS_REMOTE
+    """One ``Span`` message, without its tag and length (fields in number order, as upb
+    writes them)."""
+    out: list[bytes] = []
+    flags = _ids(span, out)
     name = span.name
     if name:
         name_field = _caches.name.get(name)
@@ -246,6 +232,35 @@ def encode_span(span: ReadableSpan) -> bytes:
     attributes = _plain(getattr(span, "_attributes", None) or span.attributes)
     if attributes:
         _attribute_entries(attributes, out)
+    _events_and_links(span, out)
+    out += (_status(span.status), _FLAGS_TAG, _pack_fixed32(flags))
+    return b"".join(out)
+
+
+def _ids(span: ReadableSpan, out: list[bytes]) -> int:
+    """Trace id, span id, trace state and parent id (fields 1-4); the span's flags."""
+    context = span.get_span_context()
+    assert context is not None
+    out += (
+        b"\x0a\x10",
+        context.trace_id.to_bytes(16, "big"),
+        b"\x12\x08",
+        context.span_id.to_bytes(8, "big"),
+    )
+    trace_state = context.trace_state
+    if trace_state:
+        out.append(_field(b"\x1a", ",".join([f"{k}={v}" for k, v in trace_state.items()]).encode()))
+    flags = _FLAGS_HAS_IS_REMOTE
+    parent = span.parent
+    if parent is not None:
+        out += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+        if parent.is_remote:
+            flags |= _FLAGS_IS_REMOTE
+    return flags
+
+
+def _events_and_links(span: ReadableSpan, out: list[bytes]) -> None:
+    """Fields 10-14: the dropped counts, and events and links as the SDK encodes them."""
     dropped = span.dropped_attributes
     if dropped:
         out += (b"\x50", _varint(dropped))
@@ -261,16 +276,16 @@ def encode_span(span: ReadableSpan) -> bytes:
     dropped = span.dropped_links
     if dropped:
         out += (b"\x70", _varint(dropped))
-    status = span.status
+
+
+def _status(status: Status) -> bytes:
+    """Field 15, always written (the SDK always sets it): message 2, code 3."""
     code, description = status.status_code, status.description
     if code is StatusCode.UNSET and not description:
-        out.append(_EMPTY_STATUS)
-    else:
-        number = code.value
-        payload = _field(b"\x12", description.encode()) if description else b""
-        out.append(_field(b"\x7a", payload + (b"\x18" + _varint(number) if number else b"")))
-    out += (_FLAGS_TAG, _pack_fixed32(flags))
-    return b"".join(out)
+        return _EMPTY_STATUS
+    number = code.value
+    payload = _field(b"\x12", description.encode()) if description else b""
+    return _field(b"\x7a", payload + (b"\x18" + _varint(number) if number else b""))
 
 
 def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
