@@ -310,11 +310,16 @@ def _otlp_exporter(config: Config) -> tuple[SpanExporter, str]:
     protocol = config.otlp_protocol or "grpc"
     timeout = config.export_timeout_s
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        grpc_exporter = GrpcExporter(endpoint=config.otlp_endpoint, timeout=timeout)
+        exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
+        try:
+            from agentspans.exporters.otlp_grpc import GrpcSpanExporter
+
+            exporter_class = GrpcSpanExporter
+        except ImportError:  # an exporter release without the encoding helpers ours reuses
+            logger.debug("agentspans: the SDK's OTLP encoder is used", exc_info=True)
+        grpc_exporter = exporter_class(endpoint=config.otlp_endpoint, timeout=timeout)
         return (
             grpc_exporter,
             f"{getattr(grpc_exporter, '_endpoint', config.otlp_endpoint)} (OTLP/gRPC)",

@@ -35,6 +35,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._config import Config
 from agentspans._errors import logger
+from agentspans._spans import events_of
 from agentspans.llm_span import LlmCall, read_llm_call
 from agentspans.resources import GpuReading, ResourceSampler
 
@@ -264,7 +265,7 @@ def _workflow_dimensions(root: ReadableSpan | None) -> dict[str, AttributeValue]
 
 def _finding_events(span: ReadableSpan) -> Iterable[Mapping[str, Any]]:
     """The attributes of the span's finding events that name a kind."""
-    for event in span.events:
+    for event in events_of(span):  # not ``span.events``: a locked copy per span
         attributes = event.attributes or {}
         if (
             event.name == semconv.FINDING_EVENT

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 import agentspans
 from agentspans import semconv
@@ -186,3 +187,53 @@ def test_depth_2000_is_analysed_without_error() -> None:
     assert semconv.TRACE_DURATION_MS in root.attributes  # the analysis ran on the whole tree
     on_path = [s for s in spans if (s.attributes or {}).get(semconv.CRITICAL_PATH_ON_PATH)]
     assert len(on_path) == 2_000
+
+
+class _QuietSampler(Sampler):
+    """Records every span but samples (exports) only those not named ``quiet``."""
+
+    def should_sample(self, *args: object, **kwargs: object) -> SamplingResult:
+        name = args[2] if len(args) > 2 else kwargs.get("name")
+        return SamplingResult(
+            Decision.RECORD_ONLY if name == "quiet" else Decision.RECORD_AND_SAMPLE
+        )
+
+    def get_description(self) -> str:
+        return "quiet"
+
+
+class _PerSpan(BatchSpanProcessor):
+    """A batch processor of a type of its own: handed spans one by one through ``on_end``."""
+
+
+def test_spans_handed_in_bulk_reach_each_processor_as_one_by_one_would() -> None:
+    # The SDK's own batch processors are fed in bulk (their queue, as on_end would: sampled
+    # spans only, in order); a subclass, a simple processor get every span through on_end.
+    bulk, one_by_one, simple = (
+        InMemorySpanExporter(),
+        InMemorySpanExporter(),
+        InMemorySpanExporter(),
+    )
+    provider = TracerProvider(sampler=_QuietSampler())
+    for processor in (
+        BatchSpanProcessor(bulk, max_queue_size=16, max_export_batch_size=4),
+        _PerSpan(one_by_one, max_queue_size=16, max_export_batch_size=4),
+        SimpleSpanProcessor(simple),
+    ):
+        provider.add_span_processor(processor)
+    agentspans.instrument(tracer_provider=provider, resources=False, metrics=False)
+    try:
+        tracer = provider.get_tracer("test")
+        with tracer.start_as_current_span("invoke_agent a"):
+            for i in range(60):
+                with tracer.start_as_current_span("quiet" if i % 7 == 3 else f"tool {i}"):
+                    pass
+        provider.force_flush()
+    finally:
+        agentspans.uninstrument()
+    simple_ids = [s.context.span_id for s in simple.get_finished_spans() if s.name != "quiet"]
+    assert len(simple_ids) == 61 - len(range(3, 60, 7))
+    for exporter in (bulk, one_by_one):
+        assert sorted(s.context.span_id for s in exporter.get_finished_spans()) == sorted(
+            simple_ids
+        )

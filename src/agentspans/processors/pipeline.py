@@ -19,11 +19,13 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
@@ -407,10 +409,9 @@ class TraceProcessor(SpanProcessor):
                 finished.append(rebuild(span, attributes, found[1]))
             else:
                 finished.append(rebuild(span, attributes) if added else span)
-        for span in finished:
-            self._send(span)
+        self._send(finished)
         self._observe(finished)
-        self._remember_finished(span.context.span_id for span, _ in subtree if span.context)
+        self._remember_finished([span.context.span_id for span, _ in subtree if span.context])
 
     def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
         """A span whose tree was analysed already, with whatever of its own subtree was held
@@ -428,16 +429,25 @@ class TraceProcessor(SpanProcessor):
                 else:
                     del self._held[trace_id]
         self.overflow.late += len(late)
-        self._remember_finished(item.context.span_id for item, _ in late if item.context)
+        self._remember_finished([item.context.span_id for item, _ in late if item.context])
         for item, item_cpu in late:
             self._forward(item, item_cpu)
 
-    def _remember_finished(self, span_ids: Iterable[int]) -> None:
+    def _remember_finished(self, span_ids: list[int]) -> None:
         finished, order = self._finished, self._finished_order
-        for span_id in span_ids:
-            if span_id not in finished:
-                finished.add(span_id)
-                order.append(span_id)
+        if finished.isdisjoint(span_ids):
+            # The usual case, a trace's spans seen for the first time: set and deque updated at
+            # C speed, each id once in its first place.
+            known = len(finished)
+            finished.update(span_ids)
+            order.extend(
+                span_ids if len(finished) - known == len(span_ids) else dict.fromkeys(span_ids)
+            )
+        else:
+            for span_id in span_ids:
+                if span_id not in finished:
+                    finished.add(span_id)
+                    order.append(span_id)
         while len(order) > _FINISHED_SPANS_REMEMBERED:
             finished.discard(order.popleft())
 
@@ -483,9 +493,9 @@ class TraceProcessor(SpanProcessor):
 
     def _forward(self, span: ReadableSpan, cpu: float | None) -> None:
         _, attributes, added = self._enriched_attributes(span, cpu)
-        finished = rebuild(span, attributes) if added else span
+        finished = [rebuild(span, attributes) if added else span]
         self._send(finished)
-        self._observe([finished])
+        self._observe(finished)
 
     def _observe(self, spans: Sequence[ReadableSpan]) -> None:
         for observer in self.observers:
@@ -494,15 +504,57 @@ class TraceProcessor(SpanProcessor):
             except Exception as exc:
                 report_internal_error("span observer (metrics)", exc)
 
-    def _send(self, span: ReadableSpan) -> None:
+    def _send(self, spans: Sequence[ReadableSpan]) -> None:
         for processor in self.downstream:
             batch = getattr(processor, "_batch_processor", None)
-            if batch is not None:
+            rest = spans
+            # In bulk for a trace; one span (a standalone call) costs less through on_end.
+            if batch is not None and len(spans) > 1 and type(processor) is BatchSpanProcessor:
+                rest = self._enqueue(batch, spans)
+            for span in rest:
+                if batch is not None:
+                    self._pace(batch)
+                try:
+                    processor.on_end(span)
+                except Exception as exc:
+                    report_internal_error(f"{type(processor).__name__}.on_end", exc)
+
+    def _enqueue(self, batch: Any, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+        """Put ``spans`` on the SDK batch processor's queue in bulk, as its ``on_end`` would
+        one by one (sampled spans only, newest on the left, its worker woken at a full batch),
+        paced as :meth:`_pace` paces: while the queue is full, wait for it to drain. Returns
+        what is left for the processor's own ``on_end``: everything when the processor is not
+        in the state this expects, the rest once the backend is taken for stuck (then its
+        ``on_end`` drops them, counted)."""
+        queue = getattr(batch, "_queue", None)
+        limit = getattr(batch, "_max_queue_size", None)
+        threshold = getattr(batch, "_max_export_batch_size", None)
+        awaken = getattr(batch, "_worker_awaken", None)
+        if (
+            type(queue) is not deque
+            or not isinstance(limit, int)
+            or not isinstance(threshold, int)
+            or awaken is None
+            or getattr(batch, "_shutdown", True)
+            or getattr(batch, "_pid", None) != os.getpid()
+        ):
+            return spans
+        sampled = [span for span in spans if span.context and span.context.trace_flags.sampled]
+        done = 0
+        while done < len(sampled):
+            room = limit - len(queue)
+            if room <= 0:
                 self._pace(batch)
-            try:
-                processor.on_end(span)
-            except Exception as exc:
-                report_internal_error(f"{type(processor).__name__}.on_end", exc)
+                if self._stalled:
+                    return sampled[done:]
+                continue
+            self._stalled = False
+            # One C call: the queue's worker only takes from the other end meanwhile.
+            queue.extendleft(sampled[done : done + room])
+            done += room
+            if len(queue) >= threshold and not awaken.is_set():
+                awaken.set()
+        return ()
 
     def _pace(self, batch: object) -> None:
         """Feed an SDK batch processor no faster than it exports: while its queue is full, wake
