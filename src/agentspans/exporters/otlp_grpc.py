@@ -12,6 +12,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 
+from agentspans._errors import report_internal_error
 from agentspans.exporters.otlp_proto import encode_request
 
 
@@ -19,7 +20,13 @@ class GrpcSpanExporter(OTLPSpanExporter):
     def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         # Parsing the bytes back is C code, a tenth of the encoding's cost: the SDK's stub
         # sends a message, and it stays the SDK's.
-        request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(
-            encode_request(data)
-        )
+        try:
+            request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(
+                encode_request(data)
+            )
+        except Exception as exc:
+            # A batch our encoder cannot take still goes out, encoded by the SDK.
+            report_internal_error("OTLP span encoding", exc)
+            fallback: ExportTraceServiceRequest = super()._translate_data(data)
+            return fallback
         return request
