@@ -41,7 +41,7 @@ def request_evidence(messages: Any) -> dict[str, AttributeValue]:
         return {}
     ids: list[str] = []
     for message in messages:
-        read = reader_of(message, _MESSAGE_FIELDS)
+        read = message.get if type(message) is dict else reader_of(message, _MESSAGE_FIELDS)
         if read("role") == "tool":
             _add(ids, as_str(read("tool_call_id")))
         elif read("type") == "function_call_output":

@@ -267,6 +267,11 @@ def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None
         _attributes.set_attributes(span, attributes)
 
 
+# (reader, result type) pairs whose results are neither of the reader's stream types.
+_NOT_STREAMS: set[tuple[object, type]] = set()
+_MAX_NOT_STREAMS = 256
+
+
 class LLMInvocation(Invocation):
     """The span of one LLM call; hands streams to a proxy that ends it when the stream ends."""
 
@@ -298,10 +303,15 @@ class LLMInvocation(Invocation):
             self._ends_with_body = _raw.trace_raw_response(result, self)
             return result
         reader = self.reader
-        if reader.is_stream(result):
-            return _streams.traced_stream(result, self, asynchronous=False)
-        if reader.is_async_stream(result):
-            return _streams.traced_stream(result, self, asynchronous=True)
+        cls = type(result)
+        key = (reader, cls)
+        if key not in _NOT_STREAMS:  # what a type is does not change: asked once per type
+            if reader.is_stream(result):
+                return _streams.traced_stream(result, self, asynchronous=False)
+            if reader.is_async_stream(result):
+                return _streams.traced_stream(result, self, asynchronous=True)
+            if result.__class__ is cls and len(_NOT_STREAMS) < _MAX_NOT_STREAMS:
+                _NOT_STREAMS.add(key)  # (a proxy's ``__class__`` may differ per instance)
         self.summarise(result)
         return result
 
