@@ -305,13 +305,20 @@ class LLMInvocation(Invocation):
         reader = self.reader
         cls = type(result)
         key = (reader, cls)
-        if key not in _NOT_STREAMS:  # what a type is does not change: asked once per type
+        try:
+            known = key in _NOT_STREAMS  # what a type is does not change: asked once per type
+        except TypeError:  # a reader that cannot be hashed is asked every time
+            known = hashable = False
+        else:
+            hashable = True
+        if not known:
             if reader.is_stream(result):
                 return _streams.traced_stream(result, self, asynchronous=False)
             if reader.is_async_stream(result):
                 return _streams.traced_stream(result, self, asynchronous=True)
-            if result.__class__ is cls and len(_NOT_STREAMS) < _MAX_NOT_STREAMS:
-                _NOT_STREAMS.add(key)  # (a proxy's ``__class__`` may differ per instance)
+            # (a proxy's ``__class__`` may differ per instance: not remembered)
+            if hashable and result.__class__ is cls and len(_NOT_STREAMS) < _MAX_NOT_STREAMS:
+                _NOT_STREAMS.add(key)
         self.summarise(result)
         return result
 
