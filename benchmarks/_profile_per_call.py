@@ -5,8 +5,13 @@ processor's wake-up event), so it is not part of the CI run and may need updatin
 change. Every figure is the best of seven runs of the calling thread's CPU time, so it holds on
 a busy machine.
 
-    python benchmarks/_profile_per_call.py            # stage-by-stage cost on the app thread
-    python benchmarks/_profile_per_call.py --wake     # worker woken at every trace root vs not
+    python benchmarks/_profile_per_call.py                 # stage-by-stage cost on the app thread
+    python benchmarks/_profile_per_call.py --instructions  # the same stages, callgrind instructions
+    python benchmarks/_profile_per_call.py --wake          # worker woken at every trace root vs not
+
+``--instructions`` runs each stage under ``valgrind --tool=callgrind`` in fresh processes, 20 and
+60 times after the same warm-up (instrumentation switched on after it), and prints the main
+thread's instructions per run as (Ir(60) - Ir(20)) / 40: load-independent, unlike the µs.
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ def _provider(exporter: Any) -> Any:
 
 
 def breakdown() -> None:
+    stages = _stages()
+    rows = [(label, best_us(call)) for label, call in stages.values()]
+    print(f"app-thread CPU per call, best of 7 (machine: {h.machine()})")
+    print(h.table(["stage", "µs"], [[name, f"{value:.1f}"] for name, value in rows]))
+
+
+def _stages() -> dict[str, tuple[str, Callable[[], Any]]]:
     from opentelemetry.trace import SpanKind
 
     raw = h.raw_chat_create()
@@ -120,30 +132,77 @@ def breakdown() -> None:
         invocation.deactivate(invocation.activate())
         invocation.succeed(response)
 
-    def build() -> Any:
-        return chat_request(completions, request, False)
+    from agentspans.wrappers._evidence import response_tool_call_ids
 
-    def summary() -> Any:
-        return CHAT_READER.summarise(response, False).attributes()
-
-    rows = [
-        ("floor: bare SDK span with the GenAI attributes", best_us(floor_span)),
-        ("agentspans: whole call lifecycle (no HTTP call)", best_us(lifecycle)),
-        (
+    return {
+        "floor": ("floor: bare SDK span with the GenAI attributes", floor_span),
+        "lifecycle": ("agentspans: whole call lifecycle (no HTTP call)", lifecycle),
+        "request": (
             "  chat_request: read kwargs, provider, server",
-            best_us(lambda: chat_request(completions, request, False)),
+            lambda: chat_request(completions, request, False),
         ),
-        ("  request attributes incl. fingerprint", best_us(lambda: built.attributes(False))),
-        ("    of which the fingerprint", best_us(lambda: fingerprint(*built.fingerprint_parts))),
-        ("  span start+end through the trace processor", best_us(ours_span)),
-        ("    same span, plain BatchSpanProcessor", best_us(plain_span)),
-        (
+        "attributes": ("  request attributes incl. fingerprint", lambda: built.attributes(False)),
+        "fingerprint": (
+            "    of which the fingerprint",
+            lambda: fingerprint(*built.fingerprint_parts),
+        ),
+        "span": ("  span start+end through the trace processor", ours_span),
+        "plain-span": ("    same span, plain BatchSpanProcessor", plain_span),
+        "summary": (
             "  response summary and its attributes",
-            best_us(lambda: CHAT_READER.summarise(response, False).attributes()),
+            lambda: CHAT_READER.summarise(response, False).attributes(),
         ),
-    ]
-    print(f"app-thread CPU per call, best of 7 (machine: {h.machine()})")
-    print(h.table(["stage", "µs"], [[name, f"{value:.1f}"] for name, value in rows]))
+        "evidence": (
+            "  the response's tool-call ids (dependency evidence)",
+            lambda: response_tool_call_ids(response),
+        ),
+    }
+
+
+def _stage_child(name: str, runs: int) -> None:
+    import _callgrind as cg
+
+    call = _stages()[name][1]
+    for _ in range(30):
+        call()
+    cg.start_instrumentation()
+    for _ in range(runs):
+        call()
+
+
+def instructions() -> None:
+    import re
+    import tempfile
+    from pathlib import Path
+
+    totals = re.compile(r"^totals:\s*(\d+)", re.MULTILINE)
+    rows = []
+    for name, (label, _) in _stages().items():
+        counts = []
+        for runs in (20, 60):
+            with tempfile.TemporaryDirectory() as folder:
+                prefix = Path(folder) / "callgrind.out"
+                subprocess.run(
+                    [
+                        "valgrind",
+                        "--tool=callgrind",
+                        "--instr-atstart=no",
+                        "--separate-threads=yes",
+                        f"--callgrind-out-file={prefix}",
+                        sys.executable,
+                        __file__,
+                        "--stage",
+                        name,
+                        str(runs),
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+                found = totals.search(Path(f"{prefix}-01").read_text(errors="replace"))
+                counts.append(int(found.group(1)) if found else 0)
+        rows.append([label, f"{(counts[1] - counts[0]) / 40 / 1000:,.1f}k"])
+    print(f"app-thread instructions per run, callgrind (machine: {h.machine()})")
+    print(h.table(["stage", "Ir"], rows))
 
 
 def wake(mode: str) -> None:
@@ -181,6 +240,13 @@ def wake(mode: str) -> None:
 
 
 def main() -> int:
+    if "--stage" in sys.argv:
+        at = sys.argv.index("--stage")
+        _stage_child(sys.argv[at + 1], int(sys.argv[at + 2]))
+        return 0
+    if "--instructions" in sys.argv:
+        instructions()
+        return 0
     if "--wake-mode" in sys.argv:
         wake(sys.argv[sys.argv.index("--wake-mode") + 1])
         return 0

@@ -19,7 +19,38 @@ from typing import Any
 
 _DIGEST_BYTES = 8  # 16 hex digits: collisions within one trace are vanishingly rare
 _MAX_DEPTH = 32
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=True).encode
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=True)
+_dumps = _encoder.encode
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError(type(value).__name__)  # not plain JSON: normalised first (``_normalise``)
+
+
+def _c_dumps() -> Any:
+    """``_dumps`` without its per-call set-up: the C encoder ``JSONEncoder.encode`` builds on
+    every call, built once, with the same options (hence the same text). It keeps no record of
+    the containers it is inside (``_dumps`` does, to raise on a cycle), so it shares no state
+    between threads; a cycle recurses until ``RecursionError`` instead, which
+    :func:`fingerprint` treats as it treats the cycle error: the parts are normalised first."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    encode = make(
+        None,  # no markers: no cycle check (see above)
+        _reject,
+        json.encoder.encode_basestring_ascii,  # ensure_ascii, as _encoder
+        None,  # indent
+        _encoder.key_separator,
+        _encoder.item_separator,
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+    return lambda parts: "".join(encode(parts, 0))
+
+
+_fast_dumps = _c_dumps() or _dumps
 
 
 def _normalise(value: Any, depth: int = 0) -> Any:
@@ -53,7 +84,7 @@ def _normalise(value: Any, depth: int = 0) -> Any:
 def fingerprint(*parts: Any) -> str:
     """The hex digest of the normalised ``parts``."""
     try:
-        text = _dumps(parts)
+        text = _fast_dumps(parts)
     except (TypeError, ValueError, RecursionError):
         text = _dumps(_normalise(parts))
     return hashlib.blake2b(

@@ -11,7 +11,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, PrivateAttr
 
-from agentspans.wrappers._fields import field_of
+from agentspans.wrappers._fields import field_of, reader_of
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -73,3 +73,20 @@ def test_mappings_read_as_get() -> None:
         for _ in range(2):
             assert field_of(mapping, "id") == "a"
             assert field_of(mapping, "output") is None
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_reader_of_reads_as_field_of(index: int) -> None:
+    obj = _objects()[index]
+    names = (*NAMES, "visible", "computed")
+    for _ in range(2):  # the second time through what the first one remembered
+        read = reader_of(obj, names)
+        for name in names:
+            assert read(name) == field_of(obj, name), name
+
+
+def test_reader_of_mappings_and_others() -> None:
+    for value in ({"id": "a"}, OrderedDict(id="a"), None, "text", 3, object()):
+        read = reader_of(value, ("id", "output"))
+        assert read("id") == field_of(value, "id")
+        assert read("output") is None

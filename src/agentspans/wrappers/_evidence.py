@@ -26,7 +26,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
-from agentspans.wrappers._fields import as_str, field_of, items_of
+from agentspans.wrappers._fields import as_str, field_of, items_of, reader_of
 
 # A request's or response's ids beyond this many are not recorded (attribute size limits).
 MAX_IDS = 128
@@ -41,8 +41,12 @@ def request_evidence(messages: Any) -> dict[str, AttributeValue]:
         return {}
     ids: list[str] = []
     for message in messages:
-        _add(ids, _result_id(message))
-        content = field_of(message, "content")
+        read = message.get if type(message) is dict else reader_of(message, _MESSAGE_FIELDS)
+        if read("role") == "tool":
+            _add(ids, as_str(read("tool_call_id")))
+        elif read("type") == "function_call_output":
+            _add(ids, as_str(read("call_id")))
+        content = read("content")
         if isinstance(content, (list, tuple)):
             for block in content:
                 if field_of(block, "type") == "tool_result":
@@ -53,24 +57,21 @@ def request_evidence(messages: Any) -> dict[str, AttributeValue]:
     return out
 
 
-def _result_id(message: Any) -> str | None:
-    if field_of(message, "role") == "tool":
-        return as_str(field_of(message, "tool_call_id"))
-    if field_of(message, "type") == "function_call_output":
-        return as_str(field_of(message, "call_id"))
-    return None
+_MESSAGE_FIELDS = ("role", "type", "content", "tool_call_id", "call_id")
+_RESPONSE_FIELDS = ("choices", "output", "content")
 
 
 def response_tool_call_ids(response: Any) -> list[str]:
     """The tool calls a (non-streamed) response asked for, by id, in the order it gave them."""
     ids: list[str] = []
-    for choice in items_of(field_of(response, "choices")):
+    read = reader_of(response, _RESPONSE_FIELDS)
+    for choice in items_of(read("choices")):
         for call in items_of(field_of(field_of(choice, "message"), "tool_calls")):
             _add(ids, as_str(field_of(call, "id")))
-    for item in items_of(field_of(response, "output")):
+    for item in items_of(read("output")):
         if field_of(item, "type") == "function_call":
             _add(ids, as_str(field_of(item, "call_id")))
-    for block in items_of(field_of(response, "content")):
+    for block in items_of(read("content")):
         if field_of(block, "type") == "tool_use":
             _add(ids, as_str(field_of(block, "id")))
     return ids

@@ -7,8 +7,9 @@ and ``_streams`` in the import graph, so none of them needs another for a field.
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -89,6 +90,8 @@ def field_of(value: Any, name: str) -> Any:
     if value is None:
         return None
     cls = type(value)
+    if cls is dict:
+        return value.get(name)
     kind = _KINDS.get(cls) if value.__class__ is cls else None
     if kind is None:
         kind = _kind_of(value, cls)
@@ -105,6 +108,45 @@ def field_of(value: Any, name: str) -> Any:
         return getattr(value, name, None)
     except Exception:  # a property of a malformed model may raise
         return None
+
+
+# Per (pydantic v2 model class, names): whether every one of the names is a plain field name
+# there (see ``_PLAIN_MODEL_FIELD``), so that ``reader_of`` may read them from ``__dict__``.
+_ALL_PLAIN: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
+def reader_of(value: Any, names: tuple[str, ...]) -> Callable[[str], Any]:
+    """A function reading ``value``'s fields among ``names`` exactly as ``field_of`` does.
+
+    A response is read a handful of fields at a time, and each ``field_of`` call costs several
+    times the read itself. For a dict, or a pydantic model without extra fields whose ``names``
+    are plain field names, the reader is the ``get`` of the dict the fields are in (a missing
+    name is then nowhere, as for ``field_of``); for anything else it is ``field_of`` itself.
+    Only ``names`` may be read through it.
+    """
+    cls = type(value)
+    if cls is dict:
+        return value.get  # type: ignore[no-any-return]
+    if value is not None and value.__class__ is cls:
+        kind = _KINDS.get(cls)
+        if kind is None:
+            kind = _kind_of(value, cls)
+        if kind is _MODEL:
+            key = (cls, names)
+            plain = _ALL_PLAIN.get(key)
+            if plain is None:
+                plain = all(_remember_plain_field(cls, name) for name in names)
+                if len(_ALL_PLAIN) < 4 * _MAX_REMEMBERED_TYPES:
+                    _ALL_PLAIN[key] = plain
+            if plain:
+                try:
+                    extra = object.__getattribute__(value, "__pydantic_extra__")
+                    fields = value.__dict__
+                except AttributeError:  # a model not fully initialised
+                    extra = fields = None
+                if fields is not None and not extra:
+                    return fields.get  # type: ignore[no-any-return]
+    return functools.partial(field_of, value)
 
 
 def as_int(value: Any) -> int | None:

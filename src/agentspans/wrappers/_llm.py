@@ -27,7 +27,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._fingerprint import fingerprint
 from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
-from agentspans.wrappers import _content, _evidence, _raw, _streams
+from agentspans.wrappers import _attributes, _content, _evidence, _raw, _streams
 from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
 
@@ -117,13 +117,13 @@ class ResponseSummary:
     def attributes(self) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
         if self.tool_call_ids:
-            out[semconv.RESPONSE_TOOL_CALL_IDS] = list(self.tool_call_ids)
+            out[semconv.RESPONSE_TOOL_CALL_IDS] = tuple(self.tool_call_ids)
         if self.response_id is not None:
             out[semconv.GEN_AI_RESPONSE_ID] = self.response_id
         if self.model is not None:
             out[semconv.GEN_AI_RESPONSE_MODEL] = self.model
         if self.finish_reasons:
-            out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = list(self.finish_reasons)
+            out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(self.finish_reasons)
         out.update(self.usage.attributes())
         return out
 
@@ -225,11 +225,18 @@ def request_parameters(
     out: dict[str, AttributeValue] = {}
     # Parameters an SDK has no argument for travel in ``extra_body``: they were sent all the same.
     extra = kwargs.get("extra_body")
-    extra = extra if isinstance(extra, Mapping) else {}
+    # (``None`` first: ``isinstance`` against an ABC is a Python-level check)
+    if extra is None or not isinstance(extra, Mapping) or not extra:
+        if names.keys().isdisjoint(kwargs):
+            return out  # none of them sent: one check in C instead of one per name
+        extra = _NOTHING
     for argument, attribute in names.items():
-        if argument not in kwargs and argument not in extra:
+        if argument in kwargs:
+            value = kwargs[argument]
+        elif argument in extra:
+            value = extra[argument]
+        else:
             continue  # most parameters are not sent: skip them at the cost of a lookup
-        value = kwargs.get(argument, extra.get(argument))
         if not sent(value):
             continue
         if attribute == semconv.GEN_AI_REQUEST_STOP_SEQUENCES:
@@ -241,10 +248,13 @@ def request_parameters(
     return out
 
 
+_NOTHING: Mapping[str, Any] = {}
+
+
 def fingerprint_parameters(kwargs: Mapping[str, Any], content: Iterable[str]) -> dict[str, Any]:
     """The sent arguments that shape the answer, other than the ``content`` ones hashed apart."""
-    skip = _skipped(content if isinstance(content, tuple) else tuple(content))
-    return {k: v for k, v in kwargs.items() if k not in skip and sent(v)}
+    skip = _skipped(content if type(content) is tuple else tuple(content))
+    return {k: v for k, v in kwargs.items() if k not in skip and v is not None and sent(v)}
 
 
 @lru_cache(maxsize=64)  # one entry per call site: building the set per call is waste
@@ -254,7 +264,12 @@ def _skipped(content: tuple[str, ...]) -> frozenset[str]:
 
 def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
     if attributes and span.is_recording():
-        span.set_attributes(attributes)
+        _attributes.set_attributes(span, attributes)
+
+
+# (reader, result type) pairs whose results are neither of the reader's stream types.
+_NOT_STREAMS: set[tuple[object, type]] = set()
+_MAX_NOT_STREAMS = 256
 
 
 class LLMInvocation(Invocation):
@@ -288,10 +303,22 @@ class LLMInvocation(Invocation):
             self._ends_with_body = _raw.trace_raw_response(result, self)
             return result
         reader = self.reader
-        if reader.is_stream(result):
-            return _streams.traced_stream(result, self, asynchronous=False)
-        if reader.is_async_stream(result):
-            return _streams.traced_stream(result, self, asynchronous=True)
+        cls = type(result)
+        key = (reader, cls)
+        try:
+            known = key in _NOT_STREAMS  # what a type is does not change: asked once per type
+        except TypeError:  # a reader that cannot be hashed is asked every time
+            known = hashable = False
+        else:
+            hashable = True
+        if not known:
+            if reader.is_stream(result):
+                return _streams.traced_stream(result, self, asynchronous=False)
+            if reader.is_async_stream(result):
+                return _streams.traced_stream(result, self, asynchronous=True)
+            # (a proxy's ``__class__`` may differ per instance: not remembered)
+            if hashable and result.__class__ is cls and len(_NOT_STREAMS) < _MAX_NOT_STREAMS:
+                _NOT_STREAMS.add(key)
         self.summarise(result)
         return result
 
@@ -364,5 +391,18 @@ def start_llm_call(
         kind=SpanKind.CLIENT,
         attributes=request.attributes(capture, parent),
     )
-    context = otel_context.set_value(LLM_CALL_KEY, True, trace.set_span_in_context(span, parent))
+    # ``set_span_in_context`` then ``set_value`` would copy the parent's context twice.
+    values = dict(parent)
+    values[_SPAN_KEY] = span
+    values[LLM_CALL_KEY] = True
+    context = otel_context.Context(values)
     return LLMInvocation(span, context, request, reader, capture, raw_mode)
+
+
+def _span_key() -> str:
+    """The key ``trace.set_span_in_context`` keeps the span under (found through it, once)."""
+    (key,) = trace.set_span_in_context(trace.INVALID_SPAN, otel_context.Context()).keys()
+    return key
+
+
+_SPAN_KEY = _span_key()

@@ -40,7 +40,7 @@ def raw_response_mode(kwargs: Mapping[str, Any]) -> str | None:
     ``raw``), or None for a plain call. Only that one header is read: the others may carry
     credentials."""
     headers = kwargs.get("extra_headers")
-    if not isinstance(headers, Mapping):
+    if headers is None or not isinstance(headers, Mapping):  # None first: Mapping is an ABC
         return None
     value = headers.get(RAW_RESPONSE_HEADER)
     return value if isinstance(value, str) else None

@@ -17,7 +17,7 @@ from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
 from agentspans.wrappers._evidence import request_evidence
-from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, sent
+from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, reader_of, sent
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -49,17 +49,22 @@ _EMBEDDINGS_PARAMETERS = {"dimensions": semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUN
 
 
 # -- usage ---------------------------------------------------------------------------------------
+_CHAT_USAGE_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+
+
 def chat_usage(usage: Any) -> Usage:
     """Chat-completions usage (``prompt_tokens`` includes ``cached_tokens``, as the conventions)."""
+    read = reader_of(usage, _CHAT_USAGE_FIELDS)
     return Usage(
-        input_tokens=as_int(field_of(usage, "prompt_tokens")),
-        output_tokens=as_int(field_of(usage, "completion_tokens")),
-        cache_read_tokens=as_int(
-            field_of(field_of(usage, "prompt_tokens_details"), "cached_tokens")
-        ),
-        reasoning_tokens=as_int(
-            field_of(field_of(usage, "completion_tokens_details"), "reasoning_tokens")
-        ),
+        input_tokens=as_int(read("prompt_tokens")),
+        output_tokens=as_int(read("completion_tokens")),
+        cache_read_tokens=as_int(field_of(read("prompt_tokens_details"), "cached_tokens")),
+        reasoning_tokens=as_int(field_of(read("completion_tokens_details"), "reasoning_tokens")),
     )
 
 
@@ -97,16 +102,20 @@ class _StreamTypes:
         return self._types
 
 
+_CHAT_FIELDS = ("id", "model", "usage", "choices")
+
+
 class ChatReader(_StreamTypes):
     def summarise(self, result: Any, capture: bool) -> ResponseSummary | None:
+        read = reader_of(result, _CHAT_FIELDS)
         summary = ResponseSummary(
-            response_id=as_str(field_of(result, "id")),
-            model=as_str(field_of(result, "model")),
-            usage=chat_usage(field_of(result, "usage")),
+            response_id=as_str(read("id")),
+            model=as_str(read("model")),
+            usage=chat_usage(read("usage")),
             provider=_providers.provider_from_response(result),
         )
         outputs = []
-        for choice in items_of(field_of(result, "choices")):
+        for choice in items_of(read("choices")):
             reason = as_str(field_of(choice, "finish_reason"))
             if reason is not None:
                 summary.finish_reasons.append(reason)
