@@ -77,14 +77,16 @@ def _wasted(view: TraceView, group: list[int]) -> tuple[list[int], list[int]]:
             reused.add(done)
         elif done is None or end[call] < end[done]:
             done = call
-    return [c for c in group if c in reused and c not in repeats], repeats
+    repeated = set(repeats)  # membership tests against a set: a group can hold thousands
+    return [c for c in group if c in reused and c not in repeated], repeats
 
 
 def detect_repeats(view: TraceView) -> list[Finding]:
     findings = []
     for fp, group in _repeated_groups(view).items():
         originals, repeats = _wasted(view, group)
-        involved = [c for c in group if c in originals or c in repeats]
+        named = {*originals, *repeats}  # a set: a list here made a large group quadratic
+        involved = [c for c in group if c in named]
         if repeats and len(involved) >= max(view.thresholds.repeated_call_min_count, 2):
             findings.append(_repeat_finding(view, fp, involved, repeats))
     return findings
@@ -93,8 +95,8 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 def _repeat_finding(view: TraceView, fp: str, involved: list[int], repeats: list[int]) -> Finding:
     tree, accounts = view.tree, view.accounts
     saving = sum([tree.end[c] - tree.start[c] for c in repeats])
-    tokens_in = sum(accounts.input_tokens[c] or 0 for c in repeats)
-    tokens_out = sum(accounts.output_tokens[c] or 0 for c in repeats)
+    tokens_in = sum([accounts.input_tokens[c] or 0 for c in repeats])
+    tokens_out = sum([accounts.output_tokens[c] or 0 for c in repeats])
     costs = [cost for c in repeats if (cost := accounts.cost[c]) is not None]
     wasted = sum(costs)
     trace_cost = view.subtrees.cost[0]

@@ -55,12 +55,14 @@ def detect(view: TraceView) -> list[Finding]:
     findings, matched = _batches(view, retrying)
     accounts = view.accounts
     min_calls = view.thresholds.parallelizable_min_calls
+    excluded = retrying | matched
+    llm, tool, agent = accounts.llm, accounts.tool, accounts.agent
     for parent, kids in view.tree.children.items():
         if len(kids) < min_calls:
             continue
-        steps = [k for k in kids if accounts.llm[k] or accounts.tool[k] or accounts.agent[k]]
+        steps = [k for k in kids if llm[k] or tool[k] or agent[k]]
         if len(steps) >= min_calls:
-            _sibling_runs(view, parent, steps, retrying | matched, findings)
+            _sibling_runs(view, parent, steps, excluded, findings)
     return findings
 
 
@@ -98,29 +100,44 @@ def _sibling_runs(
 ) -> None:
     """Patterns 2 and 3 among one parent's children ``steps`` (in start order)."""
     accounts, start, end = view.accounts, view.tree.start, view.tree.end
+    is_llm, is_tool, is_agent = accounts.llm, accounts.tool, accounts.agent
+    # This loop runs once per sibling (a wide trace has thousands): _close is called only for
+    # a run long enough to report (its own first test), and _needs_any only where some request
+    # carried results back (without any, no call needs another's output).
+    min_calls = view.thresholds.parallelizable_min_calls
+    linkable = bool(view.links().carried)
     run: list[int] = []
     # The model call the current run follows, with only tool calls between (-1: none).
     model = -1
     latest_end: int | None = None
     last = len(steps) - 1
     for position, step in enumerate(steps):
+        step_end = end[step]
         overlaps = (latest_end is not None and start[step] < latest_end) or (
-            position < last and start[steps[position + 1]] < end[step]
+            position < last and start[steps[position + 1]] < step_end
         )
-        latest_end = end[step] if latest_end is None else max(latest_end, end[step])
-        if accounts.llm[step]:
-            _close(view, parent, run, findings, model)
+        if latest_end is None or step_end > latest_end:
+            latest_end = step_end
+        if is_llm[step]:
+            if len(run) >= min_calls:
+                _close(view, parent, run, findings, model)
             run, model = [], step
             continue
-        if accounts.agent[step] and model >= 0:
+        if model >= 0 and is_agent[step]:
             model = -1  # a delegation between: the tools after it are not the response's alone
         if overlaps or step in excluded:
-            _close(view, parent, run, findings, model)
+            if len(run) >= min_calls:
+                _close(view, parent, run, findings, model)
             run = []
             continue
-        if run and (not _same_kind(view, run[-1], step) or _needs_any(view, step, run)):
-            _close(view, parent, run, findings, model)
-            run = []
+        if run:
+            previous = run[-1]
+            if not ((is_tool[previous] and is_tool[step]) or _same_kind(view, previous, step)) or (
+                linkable and _needs_any(view, step, run)
+            ):
+                if len(run) >= min_calls:
+                    _close(view, parent, run, findings, model)
+                run = []
         run.append(step)
     _close(view, parent, run, findings, model)
 
