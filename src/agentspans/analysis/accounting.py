@@ -330,15 +330,21 @@ def agent_summaries(
 
     rows: dict[str, _AgentRow] = {}
     names: dict[int, str] = {}
-    for i in accounts.agent_nodes:
-        name = names[i] = agent_name(tree, i)
+    records, start, end, vram = tree.records, tree.start, tree.end, subtree.vram_peak
+    name_key = semconv.GEN_AI_AGENT_NAME
+    for i in accounts.agent_nodes:  # a deep delegation chain has one per span
+        record = records[i]
+        name = record.attributes.get(name_key)  # agent_name, inlined
+        if not (isinstance(name, str) and name):
+            name = record.name
+        names[i] = name
         row = rows.get(name)
         if row is None:
             row = rows[name] = _AgentRow()
         row.calls += 1
-        row.duration_ns += tree.end[i] - tree.start[i]
+        row.duration_ns += end[i] - start[i]
         row.own_ns += own_ns.get(i, 0)
-        peak = subtree.vram_peak[i]
+        peak = vram[i]
         if peak is not None and (row.vram is None or peak > row.vram):
             row.vram = peak
     for i in accounts.llm_nodes:
