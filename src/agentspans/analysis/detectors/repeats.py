@@ -156,10 +156,14 @@ def _memberships(view: TraceView, failed: list[int]) -> dict[int, list[tuple[lis
     parents = {parent[call] for call in failed}
     fingerprints = {fingerprint[call] for call in failed} - {None}
     memberships: dict[int, list[tuple[list[int], int]]] = {}
-    for call in view.calls():
+    names = view.tree.records
+    for call in view.calls():  # every call: the cheap tests inline
         if parent[call] not in parents and fingerprint[call] not in fingerprints:
             continue
-        for key in _keys_of(view, call):
+        keys: list[object] = [("name", parent[call], names[call].name)]  # _keys_of, inlined
+        if fingerprint[call] is not None:
+            keys.append(("fingerprint", fingerprint[call]))
+        for key in keys:
             group = by_key.get(key)
             if group is None:
                 continue
@@ -171,7 +175,10 @@ def _memberships(view: TraceView, failed: list[int]) -> dict[int, list[tuple[lis
 
 def _chains(view: TraceView) -> list[list[int]]:
     calls = view.calls()
-    failed = [call for call in calls if call in view.accounts.failed]
+    failing = view.accounts.failed
+    if not failing:
+        return []
+    failed = [call for call in calls if call in failing]
     if not failed:
         return []
     start = view.tree.start
