@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentspans import semconv
@@ -53,6 +53,12 @@ class Accounts:
     # the one pass over every span's attributes, so that detectors need not touch them again.
     context_window: dict[int, float]
     tokens_per_s: dict[int, float]
+    # The dependency evidence's raw values, where present (not empty), read in the same pass
+    # while each span's attributes are at hand (detectors/_links.py makes the links of them):
+    # counted LLM calls' response tool-call ids and request tool-result ids, tool calls' ids.
+    asked_ids: dict[int, Any] = field(default_factory=dict)
+    carried_ids: dict[int, Any] = field(default_factory=dict)
+    tool_call_id: dict[int, Any] = field(default_factory=dict)
 
 
 def vram_utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
@@ -109,6 +115,7 @@ def account(tree: Tree) -> Accounts:
         semconv.COST_USD,
     )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
+    id_key, tool_ids = semconv.GEN_AI_TOOL_CALL_ID, acc.tool_call_id
     i = -1
     for record, p in zip(tree.records, tree.parent, strict=True):  # preorder: parents first
         i += 1
@@ -139,6 +146,9 @@ def account(tree: Tree) -> Accounts:
                 fingerprint[i] = fp
             if record.error:
                 failed.add(i)
+            call_id = attributes.get(id_key)
+            if call_id:
+                tool_ids[i] = call_id
         elif type(op) is str and op in llm_ops:
             # Our own spans carry the conventions' names with valid counts: read those three
             # directly, and anything else (other names, a bad value to drop) the full way.
@@ -198,6 +208,12 @@ def _count_llm(
         acc.cost[i], acc.fingerprint[i] = cost, fp
         if record.error:
             acc.failed.add(i)
+        asked = attributes.get(semconv.RESPONSE_TOOL_CALL_IDS)
+        if asked:
+            acc.asked_ids[i] = asked
+        carried = attributes.get(semconv.REQUEST_TOOL_RESULT_IDS)
+        if carried:
+            acc.carried_ids[i] = carried
         above = i
     else:
         if acc.input_tokens[above] is None:
