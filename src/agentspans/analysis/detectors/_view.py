@@ -32,6 +32,8 @@ class TraceView:
     _calls: list[int] | None = None
     _links: Links | None = None
     _retry_chains: list[list[int]] | None = None
+    _linked_calls: list[int] | None = None
+    _subtree_ends: list[int] | None = None
 
     def calls(self) -> list[int]:
         """Counted LLM calls and tool calls, by start (ties in tree order)."""
@@ -46,6 +48,25 @@ class TraceView:
         if self._links is None:
             self._links = read_links(self.tree, self.accounts)
         return self._links
+
+    def linked_calls(self) -> list[int]:
+        """Every call the dependency evidence names (it asked for, carried or executed a tool
+        call), in tree order."""
+        if self._linked_calls is None:
+            links = self.links()
+            self._linked_calls = sorted({*links.asked, *links.carried, *links.call_id})
+        return self._linked_calls
+
+    def subtree_ends(self) -> list[int]:
+        """For each span, the tree index just past its subtree (preorder keeps a subtree in one
+        contiguous range of indices)."""
+        if self._subtree_ends is None:
+            parent = self.tree.parent
+            size = [1] * len(parent)
+            for i in range(len(parent) - 1, 0, -1):
+                size[parent[i]] += size[i]
+            self._subtree_ends = [i + s for i, s in enumerate(size)]
+        return self._subtree_ends
 
     def span_id(self, node: int) -> str:
         return self.tree.records[node].span_id

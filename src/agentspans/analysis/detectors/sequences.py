@@ -37,6 +37,8 @@ all ran at once.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from agentspans import semconv
 from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._links import Links
@@ -241,30 +243,24 @@ def _linked(view: TraceView, run: list[int]) -> bool:
     links = view.links()
     if not links.carried:
         return False
-    members = set(run)
+    # The run's delegations are siblings: each one's subtree is its own contiguous range of
+    # tree (preorder) indices, so the linked calls inside it are found by bisection in the
+    # sorted list of linked calls, not by walking every linked call of the trace up to the run
+    # (which, for a trace of many delegation runs, was quadratic).
+    linked, subtree_end = view.linked_calls(), view.subtree_ends()
     owner: dict[int, int] = {}  # linked call -> the delegation whose subtree holds it
-    for node in (*links.asked, *links.carried, *links.call_id):
-        delegation = _delegation_of(view, node, members)
-        if delegation is not None:
-            owner[node] = delegation
     inside: dict[int, list[int]] = {}
-    for node, delegation in owner.items():
-        inside.setdefault(delegation, []).append(node)
+    for delegation in run:
+        low = bisect_left(linked, delegation)
+        nodes = linked[low : bisect_left(linked, subtree_end[delegation], low)]
+        if nodes:
+            inside[delegation] = nodes
+            owner.update(dict.fromkeys(nodes, delegation))
     return any(
         owner.get(needing, delegation) != delegation
         for delegation, nodes in inside.items()
         for needing in links.downstream(nodes)
     )
-
-
-def _delegation_of(view: TraceView, node: int, members: set[int]) -> int | None:
-    """The member of ``members`` whose subtree holds ``node``, if any."""
-    parent = view.tree.parent
-    while node >= 0:
-        if node in members:
-            return node
-        node = parent[node]
-    return None
 
 
 def _report(
