@@ -122,7 +122,7 @@ class TraceView:
             severity = self.time_severity(saving_ns) if share is None else self.severity(share)
         records = self.tree.records
         # Through a list comprehension: a finding can name thousands of spans, and a generator
-        # calling span_id() per node costs several times as much.
+        # with a span_id() call per node costs more.
         span_ids = tuple([records[n].span_id for n in nodes])
         return Finding(kind, severity, span_ids, ms(saving_ns), message, details)
 
