@@ -26,6 +26,8 @@ def _setter(cls: type, field: str) -> Callable[[Any, Any], None]:
 
 
 _new_tuple = tuple.__new__
+# For a caller building many segments inline: segment_new(Segment, (id, name, start, end)).
+segment_new = _new_tuple
 
 
 def segment(span_id: str, name: str, start_ms: float, end_ms: float) -> Segment:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentspans import semconv
 from agentspans.analysis._build import rollup as make_rollup
 from agentspans.analysis.forest import Tree
 from agentspans.analysis.model import AgentSummary, Rollup, Totals
-from agentspans.llm_span import LlmCall, count, read_llm_call
+from agentspans.llm_span import MAX_COUNT, LlmCall, count, read_llm_call
 
 
 @dataclass(slots=True)
@@ -53,6 +53,12 @@ class Accounts:
     # the one pass over every span's attributes, so that detectors need not touch them again.
     context_window: dict[int, float]
     tokens_per_s: dict[int, float]
+    # The dependency evidence's raw values, where present (not empty), read in the same pass
+    # while each span's attributes are at hand (detectors/_links.py makes the links of them):
+    # counted LLM calls' response tool-call ids and request tool-result ids, tool calls' ids.
+    asked_ids: dict[int, Any] = field(default_factory=dict)
+    carried_ids: dict[int, Any] = field(default_factory=dict)
+    tool_call_id: dict[int, Any] = field(default_factory=dict)
 
 
 def vram_utilization(attributes: Mapping[str, Any], peak: int | None) -> float | None:
@@ -90,41 +96,78 @@ def _empty(n: int) -> Accounts:
 def account(tree: Tree) -> Accounts:
     """Classify every span (agent, tool, counted LLM call) and read what it measured."""
     n = len(tree)
-    records, parent = tree.records, tree.parent
     acc = _empty(n)
-    agent_of, operation = acc.agent_of, acc.operation
+    # Everything the per-span loop touches is bound locally: it runs once per span.
+    agent_of, operation, failed = acc.agent_of, acc.operation, acc.failed
+    is_agent, is_tool, fingerprint = acc.agent, acc.tool, acc.fingerprint
+    add_agent, add_tool = acc.agent_nodes.append, acc.tool_nodes.append
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
-    # Names bound locally: this loop runs once per span.
     op_key, agent_op, tool_op = (
         semconv.GEN_AI_OPERATION_NAME,
         semconv.OP_INVOKE_AGENT,
         semconv.OP_EXECUTE_TOOL,
     )
+    llm_ops, fp_key = semconv.LLM_OPERATIONS, semconv.REQUEST_FINGERPRINT
+    in_key, out_key, cost_key = (
+        semconv.GEN_AI_USAGE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+        semconv.COST_USD,
+    )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
-    for i in range(n):  # preorder
-        record = records[i]
+    id_key, tool_ids = semconv.GEN_AI_TOOL_CALL_ID, acc.tool_call_id
+    i = -1
+    for record, p in zip(tree.records, tree.parent, strict=True):  # preorder: parents first
+        i += 1
         attributes = record.attributes
         op = attributes.get(op_key)
-        p = parent[i]
-        above = outer_llm[p] if p >= 0 else -1
-        outer_llm[i] = above
-        if op == agent_op:
-            acc.agent[i] = True
-            agent_of[i] = i
-            acc.agent_nodes.append(i)
-        elif p >= 0:
+        if p >= 0:
             agent_of[i] = agent_of[p]
+            above = outer_llm[i] = outer_llm[p]
+        else:
+            above = -1
         if vram_key in attributes or utilization_key in attributes:
             _read_vram(acc, i, attributes)
-        if op == tool_op:
+        if op is None:  # another instrumentation's LLM span, or no call at all
+            call = read_llm_call(attributes)
+            if call is not None:
+                outer_llm[i] = _count_llm(acc, i, above, record, *_counts(call))
+        elif op == agent_op:
+            is_agent[i] = True
+            agent_of[i] = i
+            add_agent(i)
             operation[i] = op
-            _count_tool(acc, i, record)
-            continue
-        call = read_llm_call(attributes)
-        if call is not None:
-            operation[i] = call.operation
-            outer_llm[i] = _count_llm(acc, i, above, call, record)
+        elif op == tool_op:
+            operation[i] = op
+            is_tool[i] = True
+            add_tool(i)
+            fp = attributes.get(fp_key)
+            if isinstance(fp, str) and fp:
+                fingerprint[i] = fp
+            if record.error:
+                failed.add(i)
+            call_id = attributes.get(id_key)
+            if call_id:
+                tool_ids[i] = call_id
+        elif type(op) is str and op in llm_ops:
+            # Our own spans carry the conventions' names with valid counts: read those three
+            # directly, and anything else (other names, a bad value to drop) the full way.
+            # tests/analysis/test_accounting.py holds this equal to read_llm_call.
+            tokens_in = attributes.get(in_key)
+            tokens_out = attributes.get(out_key)
+            cost = attributes.get(cost_key)
+            if (
+                type(tokens_in) is int
+                and 0 <= tokens_in <= MAX_COUNT
+                and type(tokens_out) is int
+                and 0 <= tokens_out <= MAX_COUNT
+                and (cost is None or (type(cost) is float and 0.0 <= cost < math.inf))
+            ):
+                outer_llm[i] = _count_llm(acc, i, above, record, op, tokens_in, tokens_out, cost)
+            else:
+                call = read_llm_call(attributes)
+                assert call is not None  # its operation is an LLM call's
+                outer_llm[i] = _count_llm(acc, i, above, record, *_counts(call))
         elif isinstance(op, str):
             operation[i] = op
     return acc
@@ -139,34 +182,46 @@ def _read_vram(acc: Accounts, i: int, attributes: Mapping[str, Any]) -> None:
         acc.vram_utilization[i] = share
 
 
-def _count_tool(acc: Accounts, i: int, record: Any) -> None:
-    acc.tool[i] = True
-    acc.tool_nodes.append(i)
-    acc.fingerprint[i] = _text(record.attributes.get(semconv.REQUEST_FINGERPRINT))
-    if record.error:
-        acc.failed.add(i)
+def _counts(call: LlmCall) -> tuple[str, int | None, int | None, float | None]:
+    return call.operation, call.input_tokens, call.output_tokens, call.cost_usd
 
 
-def _count_llm(acc: Accounts, i: int, above: int, call: LlmCall, record: Any) -> int:
+def _count_llm(
+    acc: Accounts,
+    i: int,
+    above: int,
+    record: Any,
+    operation: str,
+    tokens_in: int | None,
+    tokens_out: int | None,
+    cost: float | None,
+) -> int:
     """Count span ``i`` as an LLM call, or (inside one, ``above``) fill in what that call lacks;
     returns the counted call's index."""
+    acc.operation[i] = operation
     attributes = record.attributes
     fp = _text(attributes.get(semconv.REQUEST_FINGERPRINT))
     if above < 0:
         acc.llm[i] = True
         acc.llm_nodes.append(i)
-        acc.input_tokens[i], acc.output_tokens[i] = call.input_tokens, call.output_tokens
-        acc.cost[i], acc.fingerprint[i] = call.cost_usd, fp
+        acc.input_tokens[i], acc.output_tokens[i] = tokens_in, tokens_out
+        acc.cost[i], acc.fingerprint[i] = cost, fp
         if record.error:
             acc.failed.add(i)
+        asked = attributes.get(semconv.RESPONSE_TOOL_CALL_IDS)
+        if asked:
+            acc.asked_ids[i] = asked
+        carried = attributes.get(semconv.REQUEST_TOOL_RESULT_IDS)
+        if carried:
+            acc.carried_ids[i] = carried
         above = i
     else:
         if acc.input_tokens[above] is None:
-            acc.input_tokens[above] = call.input_tokens
+            acc.input_tokens[above] = tokens_in
         if acc.output_tokens[above] is None:
-            acc.output_tokens[above] = call.output_tokens
+            acc.output_tokens[above] = tokens_out
         if acc.cost[above] is None:
-            acc.cost[above] = call.cost_usd
+            acc.cost[above] = cost
         if acc.fingerprint[above] is None:
             acc.fingerprint[above] = fp
     window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
@@ -291,15 +346,21 @@ def agent_summaries(
 
     rows: dict[str, _AgentRow] = {}
     names: dict[int, str] = {}
-    for i in accounts.agent_nodes:
-        name = names[i] = agent_name(tree, i)
+    records, start, end, vram = tree.records, tree.start, tree.end, subtree.vram_peak
+    name_key = semconv.GEN_AI_AGENT_NAME
+    for i in accounts.agent_nodes:  # a deep delegation chain has one per span
+        record = records[i]
+        name = record.attributes.get(name_key)  # agent_name, inlined
+        if not (isinstance(name, str) and name):
+            name = record.name
+        names[i] = name
         row = rows.get(name)
         if row is None:
             row = rows[name] = _AgentRow()
         row.calls += 1
-        row.duration_ns += tree.end[i] - tree.start[i]
+        row.duration_ns += end[i] - start[i]
         row.own_ns += own_ns.get(i, 0)
-        peak = subtree.vram_peak[i]
+        peak = vram[i]
         if peak is not None and (row.vram is None or peak > row.vram):
             row.vram = peak
     for i in accounts.llm_nodes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentspans.analysis._build import segment
+from agentspans.analysis._build import segment_new
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_time_ns
 from agentspans.analysis.detectors import TraceView, find
@@ -50,12 +50,16 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     segments: list[Segment] = []
     add = segments.append
     get = path_self.get
+    # A deep chain has two stretches per span: the segment is built here without a Python
+    # call (``_build.segment`` is the same ``tuple.__new__``), a frame saved per stretch.
+    new_segment = segment_new
     for node, start, end in critical_path(tree):
         path_self[node] = get(node, 0) + end - start
         record = records[node]
         add(
-            segment(
-                record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS
+            new_segment(
+                Segment,
+                (record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS),
             )
         )
     accounts = account(tree)

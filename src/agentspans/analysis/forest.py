@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, lt
 
 from agentspans.analysis.model import SpanRecord
 
@@ -49,14 +49,18 @@ class Tree:
 
 _order = attrgetter("start_ns", "span_id", "end_ns")
 _start = attrgetter("start_ns")
+_trace = attrgetter("trace_id")
 
 
 def _sorted(records: Sequence[SpanRecord]) -> list[SpanRecord]:
     """``records`` by :data:`_order`: sorted by start alone (integer keys sort several times
     faster than tuples), then each run of equal starts, usually short and rare, by the rest."""
     ordered = sorted(records, key=_start)
-    starts = [record.start_ns for record in ordered]
-    i, n = 1, len(ordered)
+    starts = list(map(_start, ordered))
+    n = len(ordered)
+    if len(set(starts)) == n:  # no equal starts (the usual case): nothing more to order
+        return ordered
+    i = 1
     while i < n:
         if starts[i] != starts[i - 1]:
             i += 1
@@ -77,19 +81,23 @@ def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
         lone = _lone_tree(records[0])
         if lone is not None:
             return [lone]
-    by_trace: dict[str, list[SpanRecord]] = {}
     # In (start, span id, end) order, so siblings, roots and the copy of a duplicated span that
     # is kept do not depend on the order the input came in.
-    for record in _sorted(records):
+    ordered = _sorted(records)
+    traces = set(map(_trace, ordered))
+    if len(traces) == 1:  # the usual case: one trace, one group, no per-record grouping
+        return _trace_trees(traces.pop(), ordered)
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for record in ordered:
         group = by_trace.get(record.trace_id)
         if group is None:
             by_trace[record.trace_id] = [record]
         else:
             group.append(record)
     # Each group is in start order already: its first record starts earliest.
-    ordered = sorted(by_trace.items(), key=lambda item: (item[1][0].start_ns, item[0]))
+    groups = sorted(by_trace.items(), key=lambda item: (item[1][0].start_ns, item[0]))
     forest: list[Tree] = []
-    for trace_id, group in ordered:
+    for trace_id, group in groups:
         forest.extend(_trace_trees(trace_id, group))
     return forest
 
@@ -222,47 +230,92 @@ def _grow(
     """The tree under ``root`` in depth-first preorder (iterative: chains can be very deep)."""
     records: list[SpanRecord] = []
     parent: list[int] = []
-    stack = [root]
-    stack_parents = [-1]
-    pop, pop_parent = stack.pop, stack_parents.pop
-    add_record, add_parent = records.append, parent.append
-    kids_of = children_of.get
-    if seen is not None:
-        seen.add(root.span_id)
-    index = 0
-    while stack:
-        record = pop()
-        add_record(record)
-        add_parent(pop_parent())
-        kids = kids_of(record.span_id)
-        if kids:
-            if seen is None:
-                stack.extend(reversed(kids))
-                stack_parents.extend([index] * len(kids))
+    children: dict[int, list[int]] = {}
+    if seen is None:
+        _walk(root, children_of, records, parent, children)
+    else:
+        _walk_cut(root, children_of, seen, records, parent)
+        for i in range(1, len(records)):
+            siblings = children.get(parent[i])
+            if siblings is None:
+                children[parent[i]] = [i]
             else:
-                for kid in reversed(kids):
-                    if kid.span_id not in seen:
-                        seen.add(kid.span_id)
-                        stack.append(kid)
-                        stack_parents.append(index)
-        index += 1
+                siblings.append(i)
     # Relative to the root's start: fresh int objects, allocated in walk order, which is the
     # order the later passes read them in (a large trace reads much faster so).
     origin = root.start_ns
     starts = [record.start_ns - origin for record in records]
     ends = [record.end_ns - origin for record in records]
     problems: list[str] = []
-    for i in [i for i in range(len(records)) if ends[i] < starts[i]]:
-        problems.append(
-            f"{_label(records[i])} ends {(starts[i] - ends[i]) / 1e6:g} ms before it starts; "
-            "treated as zero-length"
-        )
-        ends[i] = starts[i]
-    children: dict[int, list[int]] = {}
-    for i in range(1, len(records)):
-        siblings = children.get(parent[i])
-        if siblings is None:
-            children[parent[i]] = [i]
-        else:
-            siblings.append(i)
+    if any(map(lt, ends, starts)):
+        for i in [i for i in range(len(records)) if ends[i] < starts[i]]:
+            problems.append(
+                f"{_label(records[i])} ends {(starts[i] - ends[i]) / 1e6:g} ms before it starts; "
+                "treated as zero-length"
+            )
+            ends[i] = starts[i]
     return Tree(trace_id, records, parent, children, starts, ends, problems, origin)
+
+
+def _walk(
+    root: SpanRecord,
+    children_of: dict[str, list[SpanRecord]],
+    records: list[SpanRecord],
+    parent: list[int],
+    children: dict[int, list[int]],
+) -> None:
+    """Depth-first preorder from ``root`` into ``records`` and ``parent``, with each span's
+    children (tree indices) into ``children``. Every span has one parent, so from a real root
+    no span is met twice. The first child is walked into directly and only its later siblings
+    wait on the stack: a chain (a deep delegation) never touches it."""
+    stack: list[SpanRecord] = [root]
+    stack_parents = [-1]
+    pop, pop_parent = stack.pop, stack_parents.pop
+    add_record, add_parent = records.append, parent.append
+    kids_of, siblings_of = children_of.get, children.get
+    index = 0
+    while stack:
+        record = pop()
+        p = pop_parent()
+        while True:
+            add_record(record)
+            add_parent(p)
+            if p >= 0:
+                siblings = siblings_of(p)
+                if siblings is None:
+                    children[p] = [index]
+                else:
+                    siblings.append(index)
+            p = index
+            index += 1
+            kids = kids_of(record.span_id)
+            if not kids:
+                break
+            if len(kids) > 1:
+                stack.extend(kids[:0:-1])  # the later siblings, the second on top
+                stack_parents.extend([p] * (len(kids) - 1))
+            record = kids[0]
+
+
+def _walk_cut(
+    root: SpanRecord,
+    children_of: dict[str, list[SpanRecord]],
+    seen: set[str],
+    records: list[SpanRecord],
+    parent: list[int],
+) -> None:
+    """``_walk`` inside a cycle of parent links: every span met is checked against ``seen``."""
+    stack = [root]
+    stack_parents = [-1]
+    seen.add(root.span_id)
+    index = 0
+    while stack:
+        record = stack.pop()
+        records.append(record)
+        parent.append(stack_parents.pop())
+        for kid in reversed(children_of.get(record.span_id) or ()):
+            if kid.span_id not in seen:
+                seen.add(kid.span_id)
+                stack.append(kid)
+                stack_parents.append(index)
+        index += 1

@@ -2,8 +2,9 @@
 which tool span executed each one, and which requests carried the results back.
 
 All of it is ids (``agentspans.response.tool_call_ids``, ``gen_ai.tool.call.id``,
-``agentspans.request.tool_result_ids``), never content. Read once per trace, for the counted
-LLM calls and the tool calls alone, when a detector first asks.
+``agentspans.request.tool_result_ids``), never content. ``account``'s one pass over the spans
+keeps their raw values (for the counted LLM calls and the tool calls alone, while each span's
+attributes are at hand); the links are made of them once per trace, when a detector first asks.
 
 The ids make a dependency graph: a model call -> every tool span executing a call its response
 asked for, and every later model call whose request carried one of those results back; a tool
@@ -16,11 +17,10 @@ whose every request carries the whole history costs a pass or two, not one walk 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentspans import semconv
 from agentspans.analysis.accounting import Accounts
 from agentspans.analysis.forest import Tree
 
@@ -150,27 +150,23 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 
 def read_links(tree: Tree, accounts: Accounts) -> Links:
+    """The links of the raw ids ``account`` read (counted LLM calls and tool calls only), in
+    tree order."""
     links = Links()
-    records = tree.records
-    asked_key, carried_key = semconv.RESPONSE_TOOL_CALL_IDS, semconv.REQUEST_TOOL_RESULT_IDS
-    asker, executor = links.asker, links.executor
-    for node in accounts.llm_nodes:
-        attributes: Mapping[str, Any] = records[node].attributes
-        # Most calls carry neither: one lookup each, no conversion.
-        value = attributes.get(asked_key)
-        if value and (asked := _ids(value)):
+    asker = links.asker
+    for node, value in accounts.asked_ids.items():
+        if asked := _ids(value):
             links.asked[node] = asked
             for call in asked:
                 if asker.setdefault(call, node) != node:
                     links.ambiguous.add(call)
-        value = attributes.get(carried_key)
-        if value and (carried := _ids(value)):
+    for node, value in accounts.carried_ids.items():
+        if carried := _ids(value):
             links.carried[node] = carried
-    id_key = semconv.GEN_AI_TOOL_CALL_ID
-    for node in accounts.tool_nodes:
-        value = records[node].attributes.get(id_key)
-        if value and isinstance(value, str):
+    executor, executors = links.executor, links.executors
+    for node, value in accounts.tool_call_id.items():
+        if isinstance(value, str):
             links.call_id[node] = value
             executor.setdefault(value, node)
-            links.executors.setdefault(value, []).append(node)
+            executors.setdefault(value, []).append(node)
     return links

@@ -32,6 +32,8 @@ class TraceView:
     _calls: list[int] | None = None
     _links: Links | None = None
     _retry_chains: list[list[int]] | None = None
+    _linked_calls: list[int] | None = None
+    _subtree_ends: list[int] | None = None
 
     def calls(self) -> list[int]:
         """Counted LLM calls and tool calls, by start (ties in tree order)."""
@@ -46,6 +48,25 @@ class TraceView:
         if self._links is None:
             self._links = read_links(self.tree, self.accounts)
         return self._links
+
+    def linked_calls(self) -> list[int]:
+        """Every call the dependency evidence names (it asked for, carried or executed a tool
+        call), in tree order."""
+        if self._linked_calls is None:
+            links = self.links()
+            self._linked_calls = sorted({*links.asked, *links.carried, *links.call_id})
+        return self._linked_calls
+
+    def subtree_ends(self) -> list[int]:
+        """For each span, the tree index just past its subtree (preorder keeps a subtree in one
+        contiguous range of indices)."""
+        if self._subtree_ends is None:
+            parent = self.tree.parent
+            size = [1] * len(parent)
+            for i in range(len(parent) - 1, 0, -1):
+                size[parent[i]] += size[i]
+            self._subtree_ends = [i + s for i, s in enumerate(size)]
+        return self._subtree_ends
 
     def span_id(self, node: int) -> str:
         return self.tree.records[node].span_id
@@ -99,9 +120,11 @@ class TraceView:
         finding (:meth:`time_severity`), unless ``severity`` is given."""
         if severity is None:
             severity = self.time_severity(saving_ns) if share is None else self.severity(share)
-        return Finding(
-            kind, severity, tuple(self.span_id(n) for n in nodes), ms(saving_ns), message, details
-        )
+        records = self.tree.records
+        # Through a list comprehension: a finding can name thousands of spans, and a generator
+        # with a span_id() call per node costs more.
+        span_ids = tuple([records[n].span_id for n in nodes])
+        return Finding(kind, severity, span_ids, ms(saving_ns), message, details)
 
 
 _ORDER = {"low": 0, "medium": 1, "high": 2}

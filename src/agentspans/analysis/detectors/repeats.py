@@ -77,14 +77,16 @@ def _wasted(view: TraceView, group: list[int]) -> tuple[list[int], list[int]]:
             reused.add(done)
         elif done is None or end[call] < end[done]:
             done = call
-    return [c for c in group if c in reused and c not in repeats], repeats
+    repeated = set(repeats)  # membership tests against a set: a group can hold thousands
+    return [c for c in group if c in reused and c not in repeated], repeats
 
 
 def detect_repeats(view: TraceView) -> list[Finding]:
     findings = []
     for fp, group in _repeated_groups(view).items():
         originals, repeats = _wasted(view, group)
-        involved = [c for c in group if c in originals or c in repeats]
+        named = {*originals, *repeats}  # a set: a list here made a large group quadratic
+        involved = [c for c in group if c in named]
         if repeats and len(involved) >= max(view.thresholds.repeated_call_min_count, 2):
             findings.append(_repeat_finding(view, fp, involved, repeats))
     return findings
@@ -93,8 +95,8 @@ def detect_repeats(view: TraceView) -> list[Finding]:
 def _repeat_finding(view: TraceView, fp: str, involved: list[int], repeats: list[int]) -> Finding:
     tree, accounts = view.tree, view.accounts
     saving = sum([tree.end[c] - tree.start[c] for c in repeats])
-    tokens_in = sum(accounts.input_tokens[c] or 0 for c in repeats)
-    tokens_out = sum(accounts.output_tokens[c] or 0 for c in repeats)
+    tokens_in = sum([accounts.input_tokens[c] or 0 for c in repeats])
+    tokens_out = sum([accounts.output_tokens[c] or 0 for c in repeats])
     costs = [cost for c in repeats if (cost := accounts.cost[c]) is not None]
     wasted = sum(costs)
     trace_cost = view.subtrees.cost[0]
@@ -154,10 +156,14 @@ def _memberships(view: TraceView, failed: list[int]) -> dict[int, list[tuple[lis
     parents = {parent[call] for call in failed}
     fingerprints = {fingerprint[call] for call in failed} - {None}
     memberships: dict[int, list[tuple[list[int], int]]] = {}
-    for call in view.calls():
+    names = view.tree.records
+    for call in view.calls():  # every call: the cheap tests inline
         if parent[call] not in parents and fingerprint[call] not in fingerprints:
             continue
-        for key in _keys_of(view, call):
+        keys: list[object] = [("name", parent[call], names[call].name)]  # _keys_of, inlined
+        if fingerprint[call] is not None:
+            keys.append(("fingerprint", fingerprint[call]))
+        for key in keys:
             group = by_key.get(key)
             if group is None:
                 continue
@@ -169,7 +175,10 @@ def _memberships(view: TraceView, failed: list[int]) -> dict[int, list[tuple[lis
 
 def _chains(view: TraceView) -> list[list[int]]:
     calls = view.calls()
-    failed = [call for call in calls if call in view.accounts.failed]
+    failing = view.accounts.failed
+    if not failing:
+        return []
+    failed = [call for call in calls if call in failing]
     if not failed:
         return []
     start = view.tree.start

@@ -37,8 +37,11 @@ all ran at once.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from agentspans import semconv
 from agentspans.analysis.accounting import agent_name
+from agentspans.analysis.detectors._links import Links
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, name_counts
 from agentspans.analysis.detectors.repeats import retry_chains
 from agentspans.analysis.model import Finding
@@ -55,12 +58,14 @@ def detect(view: TraceView) -> list[Finding]:
     findings, matched = _batches(view, retrying)
     accounts = view.accounts
     min_calls = view.thresholds.parallelizable_min_calls
+    excluded = retrying | matched
+    llm, tool, agent = accounts.llm, accounts.tool, accounts.agent
     for parent, kids in view.tree.children.items():
         if len(kids) < min_calls:
             continue
-        steps = [k for k in kids if accounts.llm[k] or accounts.tool[k] or accounts.agent[k]]
+        steps = [k for k in kids if llm[k] or tool[k] or agent[k]]
         if len(steps) >= min_calls:
-            _sibling_runs(view, parent, steps, retrying | matched, findings)
+            _sibling_runs(view, parent, steps, excluded, findings)
     return findings
 
 
@@ -98,30 +103,54 @@ def _sibling_runs(
 ) -> None:
     """Patterns 2 and 3 among one parent's children ``steps`` (in start order)."""
     accounts, start, end = view.accounts, view.tree.start, view.tree.end
+    is_llm, is_tool, is_agent = accounts.llm, accounts.tool, accounts.agent
+    # This loop runs once per sibling (a wide trace has thousands): _close is called only for
+    # a run long enough to report (its own first test), and the id chain is followed only where
+    # some request carried results back (without any, no call needs another's output).
+    min_calls = view.thresholds.parallelizable_min_calls
+    links = view.links()
+    chain = _RunLinks(links) if links.carried else None
     run: list[int] = []
     # The model call the current run follows, with only tool calls between (-1: none).
     model = -1
     latest_end: int | None = None
     last = len(steps) - 1
     for position, step in enumerate(steps):
+        step_end = end[step]
         overlaps = (latest_end is not None and start[step] < latest_end) or (
-            position < last and start[steps[position + 1]] < end[step]
+            position < last and start[steps[position + 1]] < step_end
         )
-        latest_end = end[step] if latest_end is None else max(latest_end, end[step])
-        if accounts.llm[step]:
-            _close(view, parent, run, findings, model)
+        if latest_end is None or step_end > latest_end:
+            latest_end = step_end
+        if is_llm[step]:
+            if len(run) >= min_calls:
+                _close(view, parent, run, findings, model)
             run, model = [], step
+            if chain is not None:
+                chain.clear()
             continue
-        if accounts.agent[step] and model >= 0:
+        if model >= 0 and is_agent[step]:
             model = -1  # a delegation between: the tools after it are not the response's alone
         if overlaps or step in excluded:
-            _close(view, parent, run, findings, model)
+            if len(run) >= min_calls:
+                _close(view, parent, run, findings, model)
             run = []
+            if chain is not None:
+                chain.clear()
             continue
-        if run and (not _same_kind(view, run[-1], step) or _needs_any(view, step, run)):
-            _close(view, parent, run, findings, model)
-            run = []
+        if run:
+            previous = run[-1]
+            if not ((is_tool[previous] and is_tool[step]) or _same_kind(view, previous, step)) or (
+                chain is not None and chain.needs_any(step)
+            ):
+                if len(run) >= min_calls:
+                    _close(view, parent, run, findings, model)
+                run = []
+                if chain is not None:
+                    chain.clear()
         run.append(step)
+        if chain is not None:
+            chain.add(step)
     _close(view, parent, run, findings, model)
 
 
@@ -169,17 +198,42 @@ def _asked_for(view: TraceView, model: int, count: int) -> bool:
     return isinstance(reasons, (list, tuple)) and any(r in _TOOL_REASONS for r in reasons)
 
 
-def _needs_any(view: TraceView, step: int, run: list[int]) -> bool:
-    """Whether tool call ``step`` and one of ``run`` are linked by the id chain, either way (a
-    malformed trace may link a call to one that started before it). A tool call without an id
-    is in no chain."""
-    links = view.links()
-    if not links.carried or step not in links.call_id:
-        return False
-    members = [m for m in run if m in links.call_id]
-    return bool(members) and (
-        step in links.downstream(members) or not links.downstream((step,)).isdisjoint(members)
-    )
+class _RunLinks:
+    """Whether a tool call and one of the current run are linked by the id chain, either way (a
+    malformed trace may link a call to one that started before it); a tool call without an id
+    is in no chain. The run's calls with an id, and everything downstream of them, are kept as
+    the run grows: following ``Links.downstream`` from the whole run at every step made a long
+    run of tool calls with ids quadratic (4,000 of them: 1.7 s)."""
+
+    __slots__ = ("_last", "_links", "_members", "_reach")
+
+    def __init__(self, links: Links) -> None:
+        self._links = links
+        self._members: set[int] = set()
+        self._reach: set[int] = set()  # what needs a member's output, transitively
+        self._last: tuple[int, set[int]] = (-1, set())  # the last step's own downstream
+
+    def _downstream(self, step: int) -> set[int]:
+        if self._last[0] != step:
+            self._last = (step, self._links.downstream((step,)))
+        return self._last[1]
+
+    def needs_any(self, step: int) -> bool:
+        if not self._members or step not in self._links.call_id:
+            return False
+        return step in self._reach or not self._downstream(step).isdisjoint(self._members)
+
+    def add(self, step: int) -> None:
+        """``step`` joined the run."""
+        if step in self._links.call_id:
+            self._members.add(step)
+            self._reach |= self._downstream(step)
+
+    def clear(self) -> None:
+        """A new run starts."""
+        if self._members:
+            self._members.clear()
+            self._reach.clear()
 
 
 def _linked(view: TraceView, run: list[int]) -> bool:
@@ -189,30 +243,24 @@ def _linked(view: TraceView, run: list[int]) -> bool:
     links = view.links()
     if not links.carried:
         return False
-    members = set(run)
+    # The run's delegations are siblings: each one's subtree is its own contiguous range of
+    # tree (preorder) indices, so the linked calls inside it are found by bisection in the
+    # sorted list of linked calls, not by walking every linked call of the trace up to the run
+    # (which, for a trace of many delegation runs, was quadratic).
+    linked, subtree_end = view.linked_calls(), view.subtree_ends()
     owner: dict[int, int] = {}  # linked call -> the delegation whose subtree holds it
-    for node in (*links.asked, *links.carried, *links.call_id):
-        delegation = _delegation_of(view, node, members)
-        if delegation is not None:
-            owner[node] = delegation
     inside: dict[int, list[int]] = {}
-    for node, delegation in owner.items():
-        inside.setdefault(delegation, []).append(node)
+    for delegation in run:
+        low = bisect_left(linked, delegation)
+        nodes = linked[low : bisect_left(linked, subtree_end[delegation], low)]
+        if nodes:
+            inside[delegation] = nodes
+            owner.update(dict.fromkeys(nodes, delegation))
     return any(
         owner.get(needing, delegation) != delegation
         for delegation, nodes in inside.items()
         for needing in links.downstream(nodes)
     )
-
-
-def _delegation_of(view: TraceView, node: int, members: set[int]) -> int | None:
-    """The member of ``members`` whose subtree holds ``node``, if any."""
-    parent = view.tree.parent
-    while node >= 0:
-        if node in members:
-            return node
-        node = parent[node]
-    return None
 
 
 def _report(

@@ -24,6 +24,8 @@ High from ``vram_pressure_high_utilization``, else medium.
 
 from __future__ import annotations
 
+import heapq
+
 from agentspans.analysis.accounting import agent_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
 from agentspans.analysis.model import Finding
@@ -84,13 +86,17 @@ def _hot_calls(view: TraceView, priced: list[int], total: float) -> dict[int, Fi
     if len(priced) < 2:
         return {}
     cost_of = view.accounts.cost
-    costs = sorted((cost_of[i] or 0.0 for i in priced), reverse=True)
+    top, second = heapq.nlargest(2, [cost_of[i] or 0.0 for i in priced])
+    # Two calls costing the same are no hot spot, whatever their share.
+    if not top > second:
+        return {}
     findings: dict[int, Finding] = {}
     for i in priced:
         cost = cost_of[i] or 0.0
+        if cost != top:  # only the dearest call can be the hot one
+            continue
         share = cost / total
-        # Two calls costing the same are no hot spot, whatever their share.
-        if share >= view.thresholds.cost_hotspot_share and cost == costs[0] > costs[1]:
+        if share >= view.thresholds.cost_hotspot_share:
             findings[i] = view.finding(
                 COST,
                 (i,),
