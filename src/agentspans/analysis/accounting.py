@@ -98,8 +98,8 @@ def account(tree: Tree) -> Accounts:
     n = len(tree)
     acc = _empty(n)
     # Everything the per-span loop touches is bound locally: it runs once per span.
-    agent_of, operation, failed = acc.agent_of, acc.operation, acc.failed
-    is_agent, is_tool, fingerprint = acc.agent, acc.tool, acc.fingerprint
+    agent_of, operation = acc.agent_of, acc.operation
+    is_agent, is_tool = acc.agent, acc.tool
     add_agent, add_tool = acc.agent_nodes.append, acc.tool_nodes.append
     # The outermost LLM span at or above each span (-1 when not inside one).
     outer_llm = [-1] * n
@@ -108,14 +108,13 @@ def account(tree: Tree) -> Accounts:
         semconv.OP_INVOKE_AGENT,
         semconv.OP_EXECUTE_TOOL,
     )
-    llm_ops, fp_key = semconv.LLM_OPERATIONS, semconv.REQUEST_FINGERPRINT
+    llm_ops = semconv.LLM_OPERATIONS
     in_key, out_key, cost_key = (
         semconv.GEN_AI_USAGE_INPUT_TOKENS,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
         semconv.COST_USD,
     )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
-    id_key, tool_ids = semconv.GEN_AI_TOOL_CALL_ID, acc.tool_call_id
     i = -1
     for record, p in zip(tree.records, tree.parent, strict=True):  # preorder: parents first
         i += 1
@@ -141,14 +140,7 @@ def account(tree: Tree) -> Accounts:
             operation[i] = op
             is_tool[i] = True
             add_tool(i)
-            fp = attributes.get(fp_key)
-            if isinstance(fp, str) and fp:
-                fingerprint[i] = fp
-            if record.error:
-                failed.add(i)
-            call_id = attributes.get(id_key)
-            if call_id:
-                tool_ids[i] = call_id
+            _read_tool(acc, i, record, attributes)
         elif type(op) is str and op in llm_ops:
             # Our own spans carry the conventions' names with valid counts: read those three
             # directly, and anything else (other names, a bad value to drop) the full way.
@@ -156,13 +148,7 @@ def account(tree: Tree) -> Accounts:
             tokens_in = attributes.get(in_key)
             tokens_out = attributes.get(out_key)
             cost = attributes.get(cost_key)
-            if (
-                type(tokens_in) is int
-                and 0 <= tokens_in <= MAX_COUNT
-                and type(tokens_out) is int
-                and 0 <= tokens_out <= MAX_COUNT
-                and (cost is None or (type(cost) is float and 0.0 <= cost < math.inf))
-            ):
+            if _valid_counts(tokens_in, tokens_out, cost):
                 outer_llm[i] = _count_llm(acc, i, above, record, op, tokens_in, tokens_out, cost)
             else:
                 call = read_llm_call(attributes)
@@ -171,6 +157,29 @@ def account(tree: Tree) -> Accounts:
         elif isinstance(op, str):
             operation[i] = op
     return acc
+
+
+def _read_tool(acc: Accounts, i: int, record: Any, attributes: Mapping[str, Any]) -> None:
+    """A tool span's fingerprint, failure and tool-call id."""
+    fp = attributes.get(semconv.REQUEST_FINGERPRINT)
+    if isinstance(fp, str) and fp:
+        acc.fingerprint[i] = fp
+    if record.error:
+        acc.failed.add(i)
+    call_id = attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
+    if call_id:
+        acc.tool_call_id[i] = call_id
+
+
+def _valid_counts(tokens_in: Any, tokens_out: Any, cost: Any) -> bool:
+    """Whether our own span's counts are what read_llm_call would take as they are."""
+    return (
+        type(tokens_in) is int
+        and 0 <= tokens_in <= MAX_COUNT
+        and type(tokens_out) is int
+        and 0 <= tokens_out <= MAX_COUNT
+        and (cost is None or (type(cost) is float and 0.0 <= cost < math.inf))
+    )
 
 
 def _read_vram(acc: Accounts, i: int, attributes: Mapping[str, Any]) -> None:

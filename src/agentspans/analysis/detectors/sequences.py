@@ -103,7 +103,7 @@ def _sibling_runs(
 ) -> None:
     """Patterns 2 and 3 among one parent's children ``steps`` (in start order)."""
     accounts, start, end = view.accounts, view.tree.start, view.tree.end
-    is_llm, is_tool, is_agent = accounts.llm, accounts.tool, accounts.agent
+    is_llm, is_agent = accounts.llm, accounts.agent
     # This loop runs once per sibling (a wide trace has thousands): _close is called only for
     # a run long enough to report (its own first test), and the id chain is followed only where
     # some request carried results back (without any, no call needs another's output).
@@ -123,35 +123,47 @@ def _sibling_runs(
         if latest_end is None or step_end > latest_end:
             latest_end = step_end
         if is_llm[step]:
-            if len(run) >= min_calls:
-                _close(view, parent, run, findings, model)
+            _end_run(view, parent, run, findings, model, chain, min_calls)
             run, model = [], step
-            if chain is not None:
-                chain.clear()
             continue
         if model >= 0 and is_agent[step]:
             model = -1  # a delegation between: the tools after it are not the response's alone
         if overlaps or step in excluded:
-            if len(run) >= min_calls:
-                _close(view, parent, run, findings, model)
+            _end_run(view, parent, run, findings, model, chain, min_calls)
             run = []
-            if chain is not None:
-                chain.clear()
             continue
-        if run:
-            previous = run[-1]
-            if not ((is_tool[previous] and is_tool[step]) or _same_kind(view, previous, step)) or (
-                chain is not None and chain.needs_any(step)
-            ):
-                if len(run) >= min_calls:
-                    _close(view, parent, run, findings, model)
-                run = []
-                if chain is not None:
-                    chain.clear()
+        if run and not _joins(view, run[-1], step, chain):
+            _end_run(view, parent, run, findings, model, chain, min_calls)
+            run = []
         run.append(step)
         if chain is not None:
             chain.add(step)
     _close(view, parent, run, findings, model)
+
+
+def _end_run(
+    view: TraceView,
+    parent: int,
+    run: list[int],
+    findings: list[Finding],
+    model: int,
+    chain: _RunLinks | None,
+    min_calls: int,
+) -> None:
+    """A run stops: reported when it is long enough (``_close`` judges the rest)."""
+    if len(run) >= min_calls:
+        _close(view, parent, run, findings, model)
+    if chain is not None:
+        chain.clear()
+
+
+def _joins(view: TraceView, previous: int, step: int, chain: _RunLinks | None) -> bool:
+    """Whether ``step`` can extend the run that ends with ``previous``: a call of the same kind
+    that needs none of the run's results."""
+    tool = view.accounts.tool
+    if not ((tool[previous] and tool[step]) or _same_kind(view, previous, step)):
+        return False
+    return chain is None or not chain.needs_any(step)
 
 
 def _same_kind(view: TraceView, previous: int, step: int) -> bool:
