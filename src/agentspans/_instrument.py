@@ -7,7 +7,7 @@ import importlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -23,6 +23,7 @@ from agentspans._setup import Installation, install
 from agentspans._suppress import SuppressibleTracer
 from agentspans._threads import patch_threads
 from agentspans._version import __version__
+from agentspans.llm_span import LlmCall
 from agentspans.metrics import MetricsInstallation, install_metrics
 from agentspans.pricing import build_table
 from agentspans.processors.enrich import Enricher
@@ -34,6 +35,9 @@ from agentspans.wrappers.operations import (
     delegate_wrapper_factory,
     tool_wrapper_factory,
 )
+
+if TYPE_CHECKING:  # imported on first use (see _LazyAnnotator)
+    from agentspans.processors.analysis import TraceAnnotator
 
 _lock = threading.Lock()
 
@@ -64,25 +68,39 @@ class Instrumentation:
 _current: Instrumentation | None = None
 
 
-def _annotator(config: Config) -> Annotator | None:
+class _LazyAnnotator:
     """The trace analysis, imported on the worker thread when the first trace is analysed:
-    importing it (and building its dataclasses) was a third of ``instrument()``. Thresholds
-    given to ``instrument()`` are still checked at once (``_check_thresholds``)."""
-    if not config.analysis:
-        return None
-    thresholds = config.thresholds
-    made: list[Annotator] = []
+    importing it (and building its dataclasses) was a third of ``instrument()``."""
 
-    def annotate(
-        spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
-    ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
-        if not made:
+    __slots__ = ("_made", "_thresholds")
+
+    def __init__(self, thresholds: Mapping[str, Any] | None) -> None:
+        self._thresholds = thresholds
+        self._made: TraceAnnotator | None = None
+
+    def _annotator(self) -> TraceAnnotator:
+        made = self._made
+        if made is None:
             from agentspans.processors.analysis import make_annotator
 
-            made.append(make_annotator(thresholds))
-        return made[0](spans, root_id)
+            made = self._made = make_annotator(self._thresholds)
+        return made
 
-    return annotate
+    def __call__(
+        self, spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
+    ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
+        return self._annotator()(spans, root_id)
+
+    def lone(self, span: ReadableSpan, attributes: Extra, call: LlmCall | None) -> Extra | None:
+        return self._annotator().lone(span, attributes, call)
+
+
+def _annotator(config: Config) -> Annotator | None:
+    """The trace analysis, built on its first use. Thresholds given to ``instrument()`` are
+    still checked at once (``_check_thresholds``)."""
+    if not config.analysis:
+        return None
+    return _LazyAnnotator(config.thresholds)
 
 
 def _check_thresholds(config: Config) -> None:

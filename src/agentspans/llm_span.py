@@ -27,8 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentspans import semconv
 from agentspans.pricing import Usage
@@ -157,9 +156,11 @@ def llm_operation(attributes: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class LlmCall:
-    """The facts of one LLM span, in the conventions' terms (input includes cached input)."""
+class LlmCall(NamedTuple):
+    """The facts of one LLM span, in the conventions' terms (input includes cached input).
+
+    A named tuple: the worker reads one for every LLM span, and a tuple is built at C speed
+    (a frozen dataclass of ten fields cost about as much as reading the span itself)."""
 
     operation: str
     model: str | None
@@ -187,23 +188,44 @@ class LlmCall:
         )
 
 
+_MODEL, _PROVIDER = MODEL_NAMES[0], PROVIDER_NAMES[0]
+_INPUT, _OUTPUT = INPUT_NAMES[0], OUTPUT_NAMES[0]
+
+
 def read_llm_call(attributes: Mapping[str, Any]) -> LlmCall | None:
     """The span's LLM call, or None when it is not an LLM span."""
     operation = llm_operation(attributes)
     if operation is None:
         return None
-    error = attributes.get(semconv.ERROR_TYPE)
+    get = attributes.get
+    # Each fact's first name answers for spans written in the conventions (ours among them): it
+    # is checked inline, and anything else (absent, empty, not a valid count) takes the full
+    # search in order, which checks it again and logs what it drops.
+    model = get(_MODEL)
+    if type(model) is not str or not model:
+        model = _first_text(attributes, MODEL_NAMES)
+    provider = get(_PROVIDER)
+    if type(provider) is not str or not provider:
+        provider = _first_text(attributes, PROVIDER_NAMES)
+    tokens_in = get(_INPUT)
+    if type(tokens_in) is not int or not 0 <= tokens_in <= MAX_COUNT:
+        tokens_in = _first_count(attributes, INPUT_NAMES)
+    tokens_out = get(_OUTPUT)
+    if type(tokens_out) is not int or not 0 <= tokens_out <= MAX_COUNT:
+        tokens_out = _first_count(attributes, OUTPUT_NAMES)
+    cost = get(semconv.COST_USD)
+    error = get(semconv.ERROR_TYPE)
     # Most calls report no cached or reasoning tokens: one C-level check for all their names.
     detailed = not attributes.keys().isdisjoint(_DETAIL_NAMES)
     return LlmCall(
-        operation=operation,
-        model=_first_text(attributes, MODEL_NAMES),
-        provider=_first_text(attributes, PROVIDER_NAMES),
-        input_tokens=_first_count(attributes, INPUT_NAMES),
-        output_tokens=_first_count(attributes, OUTPUT_NAMES),
-        cache_read_tokens=_first_count(attributes, CACHE_READ_NAMES) if detailed else None,
-        cache_creation_tokens=_first_count(attributes, CACHE_CREATION_NAMES) if detailed else None,
-        reasoning_tokens=_first_count(attributes, REASONING_NAMES) if detailed else None,
-        cost_usd=amount(attributes.get(semconv.COST_USD), semconv.COST_USD),
-        error_type=error if isinstance(error, str) and error else None,
+        operation,
+        model,
+        provider,
+        tokens_in,
+        tokens_out,
+        _first_count(attributes, CACHE_READ_NAMES) if detailed else None,
+        _first_count(attributes, CACHE_CREATION_NAMES) if detailed else None,
+        _first_count(attributes, REASONING_NAMES) if detailed else None,
+        None if cost is None else amount(cost, semconv.COST_USD),
+        error if isinstance(error, str) and error else None,
     )

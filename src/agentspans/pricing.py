@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _PRICE_FIELDS = ("input", "output", "cached_input", "cache_write_input")
 _ENTRY_FIELDS = frozenset({*_PRICE_FIELDS, "context_window", "provider", "tiers"})
@@ -93,30 +93,29 @@ class Price:
 
     def usd(self, usage: Usage) -> float:
         """The cost of ``usage`` at these prices (the long-context tier when one applies)."""
+        input_tokens, output_tokens, cache_read, cache_creation = usage
         rates: Price | Tier = self
         for tier in self.tiers:  # ascending thresholds: the last one exceeded wins
-            if usage.input_tokens > tier.above:
+            if input_tokens > tier.above:
                 rates = tier
-        cached = _first(rates.cached_input, self.cached_input, rates.input)
-        write = _first(rates.cache_write_input, self.cache_write_input, rates.input)
-        uncached = max(
-            usage.input_tokens - usage.cache_read_tokens - usage.cache_creation_tokens, 0
-        )
-        total = (
-            uncached * rates.input
-            + usage.cache_read_tokens * cached
-            + usage.cache_creation_tokens * write
-            + usage.output_tokens * rates.output
-        )
+        total = max(input_tokens - cache_read - cache_creation, 0) * rates.input
+        # Cached and cache-write input: the tier's rate, else the base one, else plain input
+        # (summed in this order always: a term of zero tokens adds exactly nothing).
+        if cache_read:
+            cached = rates.cached_input
+            if cached is None:
+                cached = rates.input if self.cached_input is None else self.cached_input
+            total += cache_read * cached
+        if cache_creation:
+            write = rates.cache_write_input
+            if write is None:
+                write = rates.input if self.cache_write_input is None else self.cache_write_input
+            total += cache_creation * write
+        total += output_tokens * rates.output
         return total * _PER_TOKEN
 
 
-def _first(*values: float | None) -> float:
-    return next(value for value in values if value is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     """Token counts of one call, with GenAI-convention semantics (input includes cached)."""
 
     input_tokens: int = 0
@@ -125,8 +124,7 @@ class Usage:
     cache_creation_tokens: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """The outcome of pricing one call: a cost, or the reason there is none."""
 
     usd: float | None

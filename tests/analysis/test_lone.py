@@ -13,12 +13,19 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
 from agentspans import semconv
+from agentspans._spans import plain_attributes
 from agentspans.analysis import Thresholds, analyze
-from agentspans.processors.analysis import write_analysis
+from agentspans.llm_span import read_llm_call
+from agentspans.pricing import default_table
+from agentspans.processors.analysis import TraceAnnotator, write_analysis
+from agentspans.processors.enrich import Enricher
 from agentspans.processors.lone import lone_annotations
+from agentspans.processors.pipeline import TraceProcessor
 from agentspans.sources.live import record_from_span
 
 TRACE_ID, SPAN_ID = 0xABC, 0x1234
@@ -159,3 +166,47 @@ def test_a_plain_chat_call_takes_the_shortcut_and_a_flagged_one_does_not() -> No
     heavy = chat_span(3000, 100)
     assert lone_annotations(heavy, dict(heavy.attributes or {}), limits) is None
     assert general(heavy, limits)[SPAN_ID][0][semconv.TRACE_FINDINGS_COUNT] == 1
+
+
+@settings(max_examples=300)
+@given(lone_spans(), st.one_of(st.none(), st.floats(0, 10)))
+def test_enrichment_hands_on_the_call_the_reader_reads_after_it(
+    span: ReadableSpan, cpu: float | None
+) -> None:
+    # The worker's one-span path takes the LLM call enrichment read (with the cost it added)
+    # instead of reading the enriched span again: it must be that reading, field for field.
+    attributes = plain_attributes(span)
+    added: dict[str, Any] = {}
+    call = Enricher(default_table(), None).enrich(
+        attributes, added, span.start_time or 0, span.end_time or 0, cpu
+    )
+    assert call == read_llm_call({**attributes, **added})
+
+
+def _exported(annotator: Any, span: ReadableSpan) -> dict[str, Any]:
+    exporter = InMemorySpanExporter()
+    processor = TraceProcessor(
+        [SimpleSpanProcessor(exporter)], Enricher(default_table(), None), annotator
+    )
+    try:
+        processor._accept(span, 0.25)  # as the worker takes it off the queue
+        processor.force_flush()
+        (exported,) = exporter.get_finished_spans()
+        return dict(exported.attributes or {})
+    finally:
+        processor.shutdown()
+
+
+@settings(max_examples=150, deadline=None)
+@given(lone_spans(), st.one_of(st.just(Thresholds()), thresholds))
+def test_the_worker_writes_on_a_lone_span_what_the_general_path_writes(
+    span: ReadableSpan, limits: Thresholds
+) -> None:
+    annotator = TraceAnnotator(limits)
+
+    def general_only(spans: Any, root_id: int) -> Any:  # no ``lone``: the general way
+        return annotator.general(spans)
+
+    if span.parent is not None and not span.parent.is_remote:
+        return  # not a local root: held for its parent, not this path
+    assert typed(_exported(annotator, span)) == typed(_exported(general_only, span))

@@ -21,8 +21,9 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
 from agentspans.analysis import Finding, Rollup, Thresholds, TraceAnalysis, analyze
-from agentspans.processors.lone import lone_annotations
-from agentspans.processors.pipeline import Annotator, EventSpec, Extra
+from agentspans.llm_span import LlmCall
+from agentspans.processors.lone import lone_annotations, lone_annotations_of
+from agentspans.processors.pipeline import EventSpec, Extra
 from agentspans.processors.readable import readable_root
 from agentspans.sources.live import record_from_span
 
@@ -33,25 +34,42 @@ _PROBLEM_LINES = 20
 Annotations = dict[int, tuple[Extra, list[EventSpec]]]
 
 
-def make_annotator(thresholds_mapping: Mapping[str, Any] | None) -> Annotator:
-    """An annotator with these thresholds (checked here, so a bad one fails at setup)."""
-    thresholds = Thresholds.from_mapping(thresholds_mapping or {})
+class TraceAnnotator:
+    """The annotator of :func:`make_annotator`: a local trace's spans in, annotations out."""
 
-    def annotate(
-        spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
+    __slots__ = ("thresholds",)
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+
+    def __call__(
+        self, spans: Sequence[tuple[ReadableSpan, Extra]], root_id: int
     ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
         if len(spans) == 1:  # a trace of one span (a standalone call): see lone.py
             span, attributes = spans[0]
-            alone = lone_annotations(span, attributes, thresholds)
+            alone = lone_annotations(span, attributes, self.thresholds)
             if alone is not None:
                 return {root_id: (alone, [])}
+        return self.general(spans)
+
+    def lone(self, span: ReadableSpan, attributes: Extra, call: LlmCall | None) -> Extra | None:
+        """A one-span trace's annotations by the shortcut, with its LLM call already read;
+        None when the general path must answer (:meth:`__call__` with the one span)."""
+        return lone_annotations_of(span, attributes, call, self.thresholds)
+
+    def general(
+        self, spans: Sequence[tuple[ReadableSpan, Extra]]
+    ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
         records = [record_from_span(span, attributes) for span, attributes in spans]
         out: Annotations = {}
-        for analysis in analyze(records, thresholds):
+        for analysis in analyze(records, self.thresholds):
             write_analysis(analysis, out)
         return out
 
-    return annotate
+
+def make_annotator(thresholds_mapping: Mapping[str, Any] | None) -> TraceAnnotator:
+    """An annotator with these thresholds (checked here, so a bad one fails at setup)."""
+    return TraceAnnotator(Thresholds.from_mapping(thresholds_mapping or {}))
 
 
 # The most span ids one finding event lists; ``agentspans.finding.span_count`` gives the total.

@@ -29,11 +29,14 @@ _MIN_UTILIZATION_WINDOW_S = 0.01
 
 
 class Enricher:
-    __slots__ = ("_prices", "_sampler")
+    __slots__ = ("_last_resources", "_prices", "_sampler")
 
     def __init__(self, prices: PriceTable, sampler: ResourceSampler | None) -> None:
         self._prices = prices
         self._sampler = sampler
+        # The resource attributes of the last window: spans that end between the same two
+        # samples (the sampler reuses its Peaks for them) share one computation.
+        self._last_resources: tuple[Peaks | None, dict[str, AttributeValue]] = (None, {})
 
     @property
     def sampler(self) -> ResourceSampler | None:
@@ -43,6 +46,20 @@ class Enricher:
         self, attributes: Mapping[str, Any], start_ns: int, end_ns: int, cpu_s: float | None
     ) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
+        self.enrich(attributes, out, start_ns, end_ns, cpu_s)
+        return out
+
+    def enrich(
+        self,
+        attributes: Mapping[str, Any],
+        out: dict[str, AttributeValue],
+        start_ns: int,
+        end_ns: int,
+        cpu_s: float | None,
+    ) -> LlmCall | None:
+        """Add to ``out`` what enrichment knows of a span with these ``attributes``; returns the
+        span's LLM call as :func:`read_llm_call` reads it with ``out`` merged in (None when it
+        is no LLM call), so a caller need not read the span a second time."""
         duration_s = (end_ns - start_ns) / 1e9
         if cpu_s is not None and cpu_s >= 0:
             out[semconv.CPU_TIME_S] = round(cpu_s, 6)
@@ -51,11 +68,21 @@ class Enricher:
         call = read_llm_call(attributes)
         if call is not None:
             self._llm(call, attributes, duration_s, out)
-        if self._sampler is not None:
-            peaks = self._sampler.peaks(start_ns, end_ns)
+            # Enrichment writes no name the reader takes, but the cost.
+            cost = out.get(semconv.COST_USD)
+            if type(cost) is float:
+                call = call._replace(cost_usd=cost)
+        sampler = self._sampler
+        if sampler is not None:
+            peaks = sampler.peaks(start_ns, end_ns)
             if peaks is not None:
-                _resources(peaks, out)
-        return out
+                last, resources = self._last_resources
+                if peaks is not last:
+                    resources = {}
+                    _resources(peaks, resources)
+                    self._last_resources = (peaks, resources)
+                out.update(resources)
+        return call
 
     def _llm(
         self,
@@ -123,10 +150,11 @@ class Enricher:
 
 def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
     """The resource attributes of one span's window; a value nobody measured is left out."""
-    values: dict[str, AttributeValue | None] = {
-        semconv.MEMORY_RSS_PEAK_BYTES: peaks.rss_peak_bytes,
-        semconv.MEMORY_RSS_DELTA_BYTES: peaks.rss_delta_bytes,
-    }
+    if peaks.rss_peak_bytes is not None:
+        out[semconv.MEMORY_RSS_PEAK_BYTES] = peaks.rss_peak_bytes
+    if peaks.rss_delta_bytes is not None:
+        out[semconv.MEMORY_RSS_DELTA_BYTES] = peaks.rss_delta_bytes
+    values: dict[str, AttributeValue | None] = {}
     gpu = peaks.gpu
     if gpu is not None:
         values |= {
@@ -152,7 +180,8 @@ def _resources(peaks: Peaks, out: dict[str, AttributeValue]) -> None:
             semconv.TORCH_ALLOCATED_PEAK_BYTES: torch.peak_bytes,
             semconv.TORCH_ALLOCATED_DELTA_BYTES: torch.delta_bytes,
         }
-    out.update({name: value for name, value in values.items() if value is not None})
+    if values:
+        out.update({name: value for name, value in values.items() if value is not None})
 
 
 def price_records(records: list[SpanRecord], prices: PriceTable | None = None) -> list[SpanRecord]:

@@ -29,7 +29,7 @@ from agentspans import semconv
 from agentspans.analysis.accounting import positive, vram_utilization
 from agentspans.analysis.detectors.calls import llm_slowness, prompt_weight, tool_too_slow
 from agentspans.analysis.thresholds import Thresholds
-from agentspans.llm_span import count, read_llm_call
+from agentspans.llm_span import LlmCall, count, read_llm_call
 from agentspans.readable import format_ms
 
 _encode_string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
@@ -40,6 +40,14 @@ def lone_annotations(
 ) -> dict[str, Any] | None:
     """The analysis attributes of ``span`` as a trace of its own (``attributes``: the span's,
     with what enrichment added), or None when the general path must answer."""
+    return lone_annotations_of(span, attributes, read_llm_call(attributes), limits)
+
+
+def lone_annotations_of(
+    span: ReadableSpan, attributes: Mapping[str, Any], call: LlmCall | None, limits: Thresholds
+) -> dict[str, Any] | None:
+    """:func:`lone_annotations` with the span's LLM call already read (enrichment reads it:
+    ``read_llm_call(attributes)``, None for no LLM call)."""
     start, end, context, parent = span.start_time, span.end_time, span.context, span.parent
     if start is None or end is None or end <= start or context is None:
         return None
@@ -58,24 +66,22 @@ def lone_annotations(
         if tool_too_slow(duration_ns, limits):
             return None
         tool_calls = 1
-    else:
-        call = read_llm_call(attributes)
-        if call is not None:
-            tokens_out = call.output_tokens or 0
-            window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
-            speed = attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND)
-            if prompt_weight(
-                call.operation,
-                call.input_tokens,
-                tokens_out,
-                positive(window) if window is not None else None,
-                limits,
-            ) is not None or llm_slowness(
-                duration_ns, tokens_out, positive(speed) if speed is not None else None, limits
-            ):
-                return None
-            tokens_in = call.input_tokens or 0
-            llm_calls, cost = 1, call.cost_usd
+    elif call is not None:
+        tokens_out = call.output_tokens or 0
+        window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
+        speed = attributes.get(semconv.OUTPUT_TOKENS_PER_SECOND)
+        if prompt_weight(
+            call.operation,
+            call.input_tokens,
+            tokens_out,
+            positive(window) if window is not None else None,
+            limits,
+        ) is not None or llm_slowness(
+            duration_ns, tokens_out, positive(speed) if speed is not None else None, limits
+        ):
+            return None
+        tokens_in = call.input_tokens or 0
+        llm_calls, cost = 1, call.cost_usd
     return _attributes(
         span.name,
         f"{context.span_id:016x}",
@@ -103,6 +109,7 @@ def _attributes(
     """What processors/analysis.py writes on a one-span trace's root, in its order."""
     duration_ms = duration_ns / 1e6
     rounded = round(duration_ms, 6)
+    took = format_ms(duration_ms)
     out: dict[str, Any] = {
         semconv.CRITICAL_PATH_SELF_MS: rounded,
         semconv.CRITICAL_PATH_ON_PATH: True,
@@ -111,8 +118,10 @@ def _attributes(
         semconv.ROLLUP_LLM_CALLS: llm_calls,
         semconv.ROLLUP_TOOL_CALLS: tool_calls,
     }
+    cost_rounded = None
     if cost is not None:
-        out[semconv.ROLLUP_COST_USD] = round(cost, 10)
+        cost_rounded = round(cost, 10)
+        out[semconv.ROLLUP_COST_USD] = cost_rounded
         out[semconv.ROLLUP_PRICED_CALLS] = 1
     if vram_peak is not None:
         out[semconv.ROLLUP_VRAM_PEAK_BYTES] = vram_peak
@@ -129,12 +138,15 @@ def _attributes(
     out[semconv.TRACE_FINDINGS_COUNT] = 0
     out[semconv.TRACE_ESTIMATED_SAVINGS_MS] = 0
     out[semconv.COORDINATION_OVERHEAD_SHARE] = 0.0
-    head = f"{format_ms(duration_ms)}, {llm_calls} LLM calls, {tool_calls} tool calls, "
-    head += f"{tokens_in + tokens_out} tokens"
-    if cost is not None:
-        out[semconv.TRACE_TOTAL_COST_USD] = round(cost, 10)
-        head += f", ${cost:.4g}"
-    took = format_ms(duration_ms)
+    head = (
+        f"{took}, {llm_calls} LLM calls, {tool_calls} tool calls, {tokens_in + tokens_out} tokens"
+    )
+    if cost_rounded is not None:
+        out[semconv.TRACE_TOTAL_COST_USD] = cost_rounded
+        head = f"{head}, ${cost:.4g}"
     out[semconv.SUMMARY] = f"{head} | critical path: {name} {took} (100%) | no findings"
-    out[semconv.CRITICAL_PATH_STEPS] = [f"+{format_ms(0.0)}  {took}  {name}"]
+    out[semconv.CRITICAL_PATH_STEPS] = [f"+{_ZERO_MS}  {took}  {name}"]
     return out
+
+
+_ZERO_MS = format_ms(0.0)

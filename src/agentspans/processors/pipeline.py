@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 
 from agentspans._errors import logger, report_internal_error
 from agentspans._spans import events_of, links_of, plain_attributes
+from agentspans.llm_span import LlmCall
 from agentspans.processors.enrich import Enricher
 
 Extra = dict[str, AttributeValue]
@@ -41,6 +42,9 @@ EventSpec = tuple[str, Mapping[str, AttributeValue]]
 Annotator = Callable[
     [Sequence[tuple[ReadableSpan, Extra]], int], Mapping[int, tuple[Extra, Sequence[EventSpec]]]
 ]
+# An annotator's shortcut for a local trace of one span: its annotations given the span, its
+# enriched attributes and its LLM call as enrichment read it, or None for the general way.
+LoneAnnotator = Callable[[ReadableSpan, Extra, "LlmCall | None"], "Extra | None"]
 StartHook = Callable[[Span, "Context | None"], None]
 # Called on the worker thread with each batch of finished spans as they go to export (a whole
 # local trace when it was held for analysis): the metrics are recorded from these.
@@ -204,6 +208,9 @@ class TraceProcessor(SpanProcessor):
         self.downstream: tuple[SpanProcessor, ...] = tuple(downstream)
         self._enricher = enricher
         self._annotator = annotator
+        # The annotator's one-span shortcut, given the LLM call enrichment read (see
+        # processors/analysis.py, TraceAnnotator.lone); None: every trace goes the general way.
+        self._lone: LoneAnnotator | None = getattr(annotator, "lone", None)
         self._hold_s = hold_s
         self._max_spans = max_spans_per_trace
         self._max_traces = max_traces_held
@@ -343,7 +350,7 @@ class TraceProcessor(SpanProcessor):
             if is_local_root(span):
                 # The whole local trace is this one span (a standalone LLM call): nothing to
                 # hold, group or split.
-                self._analyse([(span, cpu)], context.span_id)
+                self._analyse_lone(span, cpu)
                 return
             held = self._held[trace_id] = _HeldTrace(time.monotonic())
             if len(self._held) > self._max_traces:
@@ -394,6 +401,9 @@ class TraceProcessor(SpanProcessor):
     def _analyse(self, subtree: list[tuple[ReadableSpan, float | None]], root_id: int) -> None:
         """Enrich, analyse, rebuild and forward one local trace, and remember its spans."""
         enriched = [self._enriched_attributes(span, cpu) for span, cpu in subtree]
+        self._annotate(enriched, root_id)
+
+    def _annotate(self, enriched: list[tuple[ReadableSpan, Extra, bool]], root_id: int) -> None:
         annotations: Mapping[int, tuple[Extra, Sequence[EventSpec]]] = {}
         try:
             assert self._annotator is not None
@@ -411,7 +421,39 @@ class TraceProcessor(SpanProcessor):
                 finished.append(rebuild(span, attributes) if added else span)
         self._send(finished)
         self._observe(finished)
-        self._remember_finished([span.context.span_id for span, _ in subtree if span.context])
+        self._remember_finished([span.context.span_id for span, _, _ in enriched if span.context])
+
+    def _analyse_lone(self, span: ReadableSpan, cpu: float | None) -> None:
+        """:meth:`_analyse` for a local trace of one span (a standalone call): the annotator's
+        shortcut answers from the LLM call enrichment read, so the span is read once."""
+        lone, context = self._lone, span.context
+        if lone is None or context is None:
+            self._analyse([(span, cpu)], context.span_id if context is not None else 0)
+            return
+        attributes = plain_attributes(span)
+        added: Extra = {}
+        try:
+            call = self._enricher.enrich(
+                attributes, added, span.start_time or 0, span.end_time or 0, cpu
+            )
+        except Exception as exc:
+            report_internal_error("span enrichment", exc)
+            self._analyse([(span, cpu)], context.span_id)  # the general way, as it handles it
+            return
+        attributes.update(added)
+        try:
+            found = lone(span, attributes, call)
+        except Exception as exc:
+            report_internal_error("trace analysis", exc)
+            found = None
+        if found is None:  # the shortcut steps aside: the general path answers
+            self._annotate([(span, attributes, bool(added))], context.span_id)
+            return
+        attributes.update(found)
+        finished = [rebuild(span, attributes)]
+        self._send(finished)
+        self._observe(finished)
+        self._remember_finished([context.span_id])
 
     def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
         """A span whose tree was analysed already, with whatever of its own subtree was held
