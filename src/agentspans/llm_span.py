@@ -180,12 +180,26 @@ class LlmCall(NamedTuple):
 
     def usage(self) -> Usage:
         """For pricing: reasoning tokens are output tokens, billed at the output rate."""
-        return Usage(
-            self.input_tokens or 0,
-            self.output_tokens or 0,
-            self.cache_read_tokens or 0,
-            self.cache_creation_tokens or 0,
+        # tuple.__new__: a named tuple's own __new__ is a Python-level function.
+        return _new_tuple(
+            Usage,
+            (
+                self.input_tokens or 0,
+                self.output_tokens or 0,
+                self.cache_read_tokens or 0,
+                self.cache_creation_tokens or 0,
+            ),
         )
+
+    def with_cost(self, cost_usd: float) -> LlmCall:
+        """This call with ``cost_usd`` (``_replace``, without its Python-level machinery)."""
+        fields = list(self)
+        fields[_COST_INDEX] = cost_usd
+        return _new_tuple(LlmCall, fields)
+
+
+_new_tuple = tuple.__new__
+_COST_INDEX = LlmCall._fields.index("cost_usd")
 
 
 _MODEL, _PROVIDER = MODEL_NAMES[0], PROVIDER_NAMES[0]
@@ -217,15 +231,18 @@ def read_llm_call(attributes: Mapping[str, Any]) -> LlmCall | None:
     error = get(semconv.ERROR_TYPE)
     # Most calls report no cached or reasoning tokens: one C-level check for all their names.
     detailed = not attributes.keys().isdisjoint(_DETAIL_NAMES)
-    return LlmCall(
-        operation,
-        model,
-        provider,
-        tokens_in,
-        tokens_out,
-        _first_count(attributes, CACHE_READ_NAMES) if detailed else None,
-        _first_count(attributes, CACHE_CREATION_NAMES) if detailed else None,
-        _first_count(attributes, REASONING_NAMES) if detailed else None,
-        None if cost is None else amount(cost, semconv.COST_USD),
-        error if isinstance(error, str) and error else None,
+    return _new_tuple(
+        LlmCall,
+        (
+            operation,
+            model,
+            provider,
+            tokens_in,
+            tokens_out,
+            _first_count(attributes, CACHE_READ_NAMES) if detailed else None,
+            _first_count(attributes, CACHE_CREATION_NAMES) if detailed else None,
+            _first_count(attributes, REASONING_NAMES) if detailed else None,
+            None if cost is None else amount(cost, semconv.COST_USD),
+            error if isinstance(error, str) and error else None,
+        ),
     )

@@ -373,7 +373,8 @@ class PriceTable:
         if found is None:
             return Quote(None, SOURCE_UNKNOWN)
         name, price = found
-        return Quote(price.usd(usage), price.source, name)
+        # tuple.__new__: the named tuple's own __new__ is Python-level (one quote per LLM span).
+        return tuple.__new__(Quote, (price.usd(usage), price.source, name))
 
     def cost(
         self,

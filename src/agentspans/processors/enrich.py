@@ -71,7 +71,7 @@ class Enricher:
             # Enrichment writes no name the reader takes, but the cost.
             cost = out.get(semconv.COST_USD)
             if type(cost) is float:
-                call = call._replace(cost_usd=cost)
+                call = call.with_cost(cost)
         sampler = self._sampler
         if sampler is not None:
             peaks = sampler.peaks(start_ns, end_ns)

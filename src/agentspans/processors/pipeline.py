@@ -223,6 +223,8 @@ class TraceProcessor(SpanProcessor):
         self.observers: tuple[SpanObserver, ...] = ()
         self._cpu_at_start: dict[int, float] = {}
         self._queue: deque[tuple[ReadableSpan, float | None]] = deque()
+        # One-span traces analysed in the current pass of the worker, sent together at its end.
+        self._outbox: list[ReadableSpan] = []
         self._held: OrderedDict[int, _HeldTrace] = OrderedDict()
         self._finished: set[int] = set()
         self._finished_order: deque[int] = deque()
@@ -284,6 +286,7 @@ class TraceProcessor(SpanProcessor):
         """A forked child starts empty: the parent's held and queued spans are the parent's to
         export (it still will), and a lock held mid-operation at the fork is never released."""
         self._queue = deque()
+        self._outbox = []
         self._held = OrderedDict()
         self._held_count = 0
         self._finished = set()
@@ -319,9 +322,12 @@ class TraceProcessor(SpanProcessor):
             queue = self._queue
             # What is there now, not until empty: threads that keep ending spans must not keep
             # the worker (or a shutdown) in this loop forever.
-            for _ in range(len(queue)):
-                span, cpu = queue.popleft()
-                self._accept(span, cpu)
+            try:
+                for _ in range(len(queue)):
+                    span, cpu = queue.popleft()
+                    self._accept(span, cpu)
+            finally:
+                self._send_outbox()
             if expire:
                 self._expire(time.monotonic() - self._hold_s)
             if flush_all:
@@ -450,10 +456,19 @@ class TraceProcessor(SpanProcessor):
             self._annotate([(span, attributes, bool(added))], context.span_id)
             return
         attributes.update(found)
-        finished = [rebuild(span, attributes)]
-        self._send(finished)
-        self._observe(finished)
-        self._remember_finished([context.span_id])
+        # Sent with the pass's other one-span traces (see _send_outbox); remembered at once, so
+        # a child ending after it is known as late.
+        self._outbox.append(rebuild(span, attributes))
+        self._remember_one(context.span_id)
+
+    def _send_outbox(self) -> None:
+        """Hand on the one-span traces finished in this pass: in one batch, as a trace's spans
+        go, instead of one hand-off (and one pacing check) each."""
+        outbox = self._outbox
+        if outbox:
+            self._outbox = []
+            self._send(outbox)
+            self._observe(outbox)
 
     def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
         """A span whose tree was analysed already, with whatever of its own subtree was held
@@ -474,6 +489,14 @@ class TraceProcessor(SpanProcessor):
         self._remember_finished([item.context.span_id for item, _ in late if item.context])
         for item, item_cpu in late:
             self._forward(item, item_cpu)
+
+    def _remember_one(self, span_id: int) -> None:
+        finished, order = self._finished, self._finished_order
+        if span_id not in finished:
+            finished.add(span_id)
+            order.append(span_id)
+            if len(order) > _FINISHED_SPANS_REMEMBERED:
+                finished.discard(order.popleft())
 
     def _remember_finished(self, span_ids: list[int]) -> None:
         finished, order = self._finished, self._finished_order
