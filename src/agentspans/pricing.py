@@ -369,12 +369,7 @@ class PriceTable:
         """The cost of one call, or why there is none (``unknown`` model, ``self_hosted``)."""
         if provider in LOCAL_PROVIDERS:
             return Quote(None, SOURCE_SELF_HOSTED)
-        found = self.lookup(model, provider)
-        if found is None:
-            return Quote(None, SOURCE_UNKNOWN)
-        name, price = found
-        # tuple.__new__: the named tuple's own __new__ is Python-level (one quote per LLM span).
-        return tuple.__new__(Quote, (price.usd(usage), price.source, name))
+        return quote_found(self.lookup(model, provider), usage, provider)
 
     def cost(
         self,
@@ -392,6 +387,18 @@ class PriceTable:
     def context_window(self, model: str, provider: str | None = None) -> int | None:
         found = self.lookup(model, provider)
         return found[1].context_window if found else None
+
+
+def quote_found(found: tuple[str, Price] | None, usage: Usage, provider: str | None) -> Quote:
+    """:meth:`PriceTable.quote` given what :meth:`PriceTable.lookup` found for the call's model
+    (enrichment looks it up once for the context window and the cost)."""
+    if provider in LOCAL_PROVIDERS:
+        return Quote(None, SOURCE_SELF_HOSTED)
+    if found is None:
+        return Quote(None, SOURCE_UNKNOWN)
+    name, price = found
+    # tuple.__new__: the named tuple's own __new__ is Python-level (one quote per LLM span).
+    return tuple.__new__(Quote, (price.usd(usage), price.source, name))
 
 
 def _bundled() -> PriceTable:

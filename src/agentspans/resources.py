@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import importlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -253,6 +254,9 @@ class ResourceSampler:
         # one trace mostly fall between the same two samples, and get the same (frozen) Peaks.
         self._recorded = 0
         self._last_window: tuple[tuple[int, int, int], Peaks] | None = None
+        # The last answer with the span bounds that give it (see ``peaks``): samples recorded,
+        # start's range [a, b), end's range (c, d], the window's first and last sample times.
+        self._last_bounds: tuple[int, float, float, float, float, int, int, Peaks] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nvml = nvml
@@ -381,17 +385,43 @@ class ResourceSampler:
         end (or the latest one, when the sampler has not ticked since the span ended). None when
         no sample lies within one interval of the span.
         """
+        bounds = self._last_bounds
+        if (
+            bounds is not None
+            and bounds[0] == self._recorded  # no sample since: the timeline is as it was
+            and bounds[1] <= start_ns < bounds[2]
+            and bounds[3] < end_ns <= bounds[4]
+        ):
+            # The same two samples bracket this span as the last one asked (the spans of a
+            # trace, calls in a loop): the same answer, without the lock and the bisections.
+            if bounds[6] < start_ns - self._interval_ns or bounds[5] > end_ns + self._interval_ns:
+                return None
+            return bounds[7]
         with self._lock:
             times = self._times
             if not times:
                 return None
-            lo = max(bisect.bisect_right(times, start_ns) - 1, 0)
-            hi = min(bisect.bisect_left(times, end_ns), len(times) - 1)
+            before = bisect.bisect_right(times, start_ns) - 1  # the last sample at or before
+            after = bisect.bisect_left(times, end_ns)  # the first at or after the end
+            lo = max(before, 0)
+            hi = min(after, len(times) - 1)
             if times[hi] < start_ns - self._interval_ns or times[lo] > end_ns + self._interval_ns:
                 return None
-            key = (self._recorded, lo, hi)
+            recorded = self._recorded
+            key = (recorded, lo, hi)
+            # Where a span's start and end give these same two bisections.
+            span_bounds = (
+                recorded,
+                times[before] if before >= 0 else -math.inf,
+                times[before + 1] if before + 1 < len(times) else math.inf,
+                times[after - 1] if after > 0 else -math.inf,
+                times[after] if after < len(times) else math.inf,
+                times[lo],
+                times[hi],
+            )
             last = self._last_window
             if last is not None and last[0] == key:
+                self._last_bounds = (*span_bounds, last[1])
                 return last[1]
             rss = [value for value in self._rss[lo : hi + 1] if value is not None]
             gpu = self._gpu[lo : hi + 1] if self._seen_gpu else None
@@ -404,6 +434,7 @@ class ResourceSampler:
             torch=_torch_window(allocated, max_allocated) if allocated is not None else None,
         )
         self._last_window = (key, found)
+        self._last_bounds = (*span_bounds, found)
         return found
 
 

@@ -12,6 +12,8 @@ import time
 import types
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.cost.fake_nvml import FakeCuda, FakeDevice, NVMLError_LibraryNotFound, make_pynvml
 
 from agentspans import semconv
@@ -256,3 +258,33 @@ def test_a_forked_child_samples_itself() -> None:
         assert sampler._pid == os.getpid() and sampler._rss_reader is parent_reader
     finally:
         sampler.stop()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("sample"), st.integers(0, 30), st.integers(0, 1000)),
+            st.tuples(st.just("span"), st.integers(-5, 700), st.integers(0, 200)),
+        ),
+        max_size=40,
+    )
+)
+def test_a_window_answered_from_the_last_bounds_is_the_one_the_timeline_gives(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    # peaks() answers a span bracketed by the same two samples as the last one asked from that
+    # answer's bounds, without the lock: it must be what the bisections give, sample by sample.
+    sampler, reference = ResourceSampler(0.01), ResourceSampler(0.01)
+    clock = 0
+    for kind, a, b in steps:
+        if kind == "sample":
+            clock += a * MS
+            sampler.record(clock, b)
+            reference.record(clock, b)
+            continue
+        start = a * MS
+        end = start + b * MS
+        reference._last_bounds = None  # always the bisections
+        reference._last_window = None
+        assert sampler.peaks(start, end) == reference.peaks(start, end)

@@ -18,7 +18,7 @@ from opentelemetry.util.types import AttributeValue
 from agentspans import semconv
 from agentspans._errors import warn_once, warn_once_per
 from agentspans.llm_span import LlmCall, count, read_llm_call
-from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, default_table
+from agentspans.pricing import SOURCE_UNKNOWN, PriceTable, Quote, default_table, quote_found
 from agentspans.resources import Peaks, ResourceSampler
 
 if TYPE_CHECKING:  # the analysis package is imported by the worker, when it first analyses
@@ -91,16 +91,24 @@ class Enricher:
         duration_s: float,
         out: dict[str, AttributeValue],
     ) -> None:
-        if call.model is not None:
-            window = count(attributes.get(semconv.REQUEST_CONTEXT_WINDOW))
-            if window is None:
-                window = self._prices.context_window(call.model, call.provider)
+        model = call.model
+        if model is not None:
+            window = attributes.get(semconv.REQUEST_CONTEXT_WINDOW)
+            if window is not None:
+                window = count(window)
+            priced = semconv.COST_USD in attributes or not call.has_usage
+            # One look-up serves the context window and the price.
+            found = (
+                self._prices.lookup(model, call.provider) if window is None or not priced else None
+            )
+            if window is None and found is not None:
+                window = found[1].context_window
                 if window is not None:
                     out[semconv.REQUEST_CONTEXT_WINDOW] = window
             if window and call.input_tokens is not None:
                 out[semconv.CONTEXT_WINDOW_SHARE] = round(call.input_tokens / window, 4)
-            if semconv.COST_USD not in attributes and call.has_usage:
-                self._cost(call, attributes, out)
+            if not priced:
+                self._cost(quote_found(found, call.usage(), call.provider), call, attributes, out)
         elif semconv.COST_USD not in attributes and call.has_usage:
             # Tokens but no model name: the price cannot be known either.
             out[semconv.PRICE_SOURCE] = SOURCE_UNKNOWN
@@ -113,7 +121,8 @@ class Enricher:
             )
         ttft = attributes.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if (
-            call.output_tokens
+            ttft is not None
+            and call.output_tokens
             and semconv.OUTPUT_TOKENS_PER_SECOND not in attributes
             and isinstance(ttft, (int, float))
             and duration_s - ttft > 0
@@ -122,18 +131,17 @@ class Enricher:
                 call.output_tokens / (duration_s - ttft), 2
             )
 
+    @staticmethod
     def _cost(
-        self, call: LlmCall, attributes: Mapping[str, Any], out: dict[str, AttributeValue]
+        quote: Quote, call: LlmCall, attributes: Mapping[str, Any], out: dict[str, AttributeValue]
     ) -> None:
-        assert call.model is not None
-        quote = self._prices.quote(call.model, call.usage(), call.provider)
         out[semconv.PRICE_SOURCE] = quote.source
         if quote.usd is None:
             if quote.source == SOURCE_UNKNOWN:
                 out[semconv.COST_UNKNOWN] = True
                 warn_once_per(
                     "price-unknown",
-                    call.model.lower(),
+                    str(call.model).lower(),
                     "agentspans: no price for model %r; its calls get no cost "
                     "(add it with instrument(prices={%r: {'input': ..., 'output': ...}}) "
                     "or AGENTSPANS_PRICES_FILE, in USD per million tokens)",

@@ -23,9 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
@@ -118,9 +120,17 @@ def copy_span(
     status: Status | None = None,
 ) -> ReadableSpan:
     """A copy of ``span`` with the given fields replaced, keeping the SDK's dropped counts."""
-    dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
-    cls = _RebuiltSpan if any(dropped) else ReadableSpan
     fields = getattr(span, "__dict__", None)
+    if type(span) is ReadableSpan and fields is not None:
+        # What the SDK's dropped_* properties read, without three property calls.
+        dropped = (
+            _dropped(fields.get("_attributes"), BoundedAttributes),
+            _dropped(fields.get("_events"), BoundedList),
+            _dropped(fields.get("_links"), BoundedList),
+        )
+    else:
+        dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+    cls = _RebuiltSpan if dropped[0] or dropped[1] or dropped[2] else ReadableSpan
     if fields is not None and "_attributes" in fields and "_events" in fields:
         # The SDK's ReadableSpan keeps its fields in __dict__: copied at C speed, a third of the
         # keyword-argument constructor's cost. An ended span's events and links do not change,
@@ -156,6 +166,10 @@ def copy_span(
     if cls is _RebuiltSpan:
         rebuilt._dropped = dropped  # type: ignore[attr-defined]
     return rebuilt
+
+
+def _dropped(container: object, bounded: type) -> int:
+    return container.dropped if isinstance(container, bounded) else 0  # type: ignore[attr-defined]
 
 
 @dataclass
