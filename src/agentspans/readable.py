@@ -16,6 +16,13 @@ _MAX_STEPS = 50
 
 
 def format_ms(ms: float) -> str:
+    # The common cases by integer rounding: ``round`` and ``:.0f`` both round the float's exact
+    # value half to even, and an int prints without the float formatter (a trace's steps call
+    # this twice a stretch). NaN and infinities fail both tests and take the formats below.
+    if 1 <= ms < 1000:
+        return f"{round(ms)} ms"
+    if 10_000 <= ms < 1e15:
+        return f"{round(ms / 1000)} s"
     if ms >= 10_000:
         return f"{ms / 1000:.0f} s"
     if ms >= 1000:
