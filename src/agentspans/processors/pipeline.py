@@ -775,6 +775,8 @@ def _split_subtree(
 ) -> tuple[list[tuple[ReadableSpan, float | None]], list[tuple[ReadableSpan, float | None]]]:
     """The spans under ``root_id`` (by parent links) and the others, each in arrival order.
     ``partial``: ``root_id`` itself is not among ``spans``."""
+    if not partial and _all_under_one_root(spans, root_id):
+        return spans, []
     children: dict[int, list[int]] = {}
     for span, _ in spans:
         parent = span.parent
@@ -796,6 +798,24 @@ def _split_subtree(
         item for item in spans if item[0].context is None or item[0].context.span_id not in inside
     ]
     return subtree, rest
+
+
+def _all_under_one_root(spans: list[tuple[ReadableSpan, float | None]], root_id: int) -> bool:
+    """Whether every span is under ``root_id``, checked without walking the tree: when each
+    span but the root has its (local) parent among them, each one's parent chain stays among
+    them and can only end at the root (the one whose parent is not), so they are all its
+    subtree. The usual case: a trace whose spans all ended by the time its root did."""
+    ids = {span.context.span_id for span, _ in spans if span.context is not None}
+    if len(ids) != len(spans) or root_id not in ids:
+        return False
+    for span, _ in spans:
+        parent = span.parent
+        # Local parent links only: a local parent started before its child, so with unique ids
+        # they cannot loop (a remote parent's id could name a span here, even the span itself).
+        top = parent is None or parent.is_remote or parent.span_id not in ids
+        if top != (span.context.span_id == root_id):
+            return False  # another span at the top of a tree, or a root with a parent here
+    return True
 
 
 def _flush_at_multiprocessing_exit(processor: TraceProcessor) -> bool:
