@@ -1,0 +1,52 @@
+"""The critical path's composition attribute, written entry by entry, is the text ``json.dumps``
+gives for the list of dicts it describes."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentspans.processors.analysis import _COMPOSITION_ENTRIES, composition
+
+
+def by_json_dumps(analysis: Any) -> str:
+    names = {segment.span_id: segment.name for segment in analysis.critical_path}
+    ranked = sorted(analysis.path_self_ms.items(), key=lambda item: (-item[1], item[0]))
+    duration = analysis.duration_ms
+    return json.dumps(
+        [
+            {
+                "span_id": span_id,
+                "name": names.get(span_id, ""),
+                "ms": round(ms, 3),
+                "share": round(ms / duration, 4) if duration > 0 else 0.0,
+            }
+            for span_id, ms in ranked[:_COMPOSITION_ENTRIES]
+        ],
+        separators=(",", ":"),
+    )
+
+
+@settings(max_examples=500)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=18),
+        st.floats(allow_nan=False, allow_infinity=False, min_value=0, max_value=1e12),
+        max_size=60,
+    ),
+    st.dictionaries(st.text(min_size=1, max_size=18), st.text(max_size=30), max_size=60),
+    st.one_of(st.just(0.0), st.floats(1e-9, 1e13), st.just(float("inf"))),
+)
+def test_composition_is_what_json_dumps_writes(
+    self_ms: dict[str, float], names: dict[str, str], duration: float
+) -> None:
+    segments = [SimpleNamespace(span_id=span_id, name=name) for span_id, name in names.items()]
+    segments += [
+        SimpleNamespace(span_id=span_id, name=f"n{i}") for i, span_id in enumerate(self_ms)
+    ]
+    analysis = SimpleNamespace(critical_path=segments, path_self_ms=self_ms, duration_ms=duration)
+    assert composition(analysis) == by_json_dumps(analysis)  # type: ignore[arg-type]
