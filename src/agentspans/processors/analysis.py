@@ -26,7 +26,7 @@ from agentspans.llm_span import LlmCall
 from agentspans.processors.lone import lone_annotations, lone_annotations_of
 from agentspans.processors.pipeline import EventSpec, Extra
 from agentspans.processors.readable import readable_root
-from agentspans.sources.live import record_from_span
+from agentspans.sources.live import records_from_spans
 
 # Jaeger and most backends cap attribute sizes; the longest stretches tell the story.
 _COMPOSITION_ENTRIES = 50
@@ -61,7 +61,7 @@ class TraceAnnotator:
     def general(
         self, spans: Sequence[tuple[ReadableSpan, Extra]]
     ) -> Mapping[int, tuple[Extra, Sequence[EventSpec]]]:
-        records = [record_from_span(span, attributes) for span, attributes in spans]
+        records = records_from_spans(spans)
         out: Annotations = {}
         for analysis in analyze(records, self.thresholds):
             write_analysis(analysis, out)
