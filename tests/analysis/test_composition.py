@@ -10,7 +10,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentspans.processors.analysis import _COMPOSITION_ENTRIES, composition
+from agentspans.processors.analysis import (
+    _COMPOSITION_ENTRIES,
+    _json_float,
+    _json_rounded,
+    composition,
+)
 
 
 def by_json_dumps(analysis: Any) -> str:
@@ -50,3 +55,18 @@ def test_composition_is_what_json_dumps_writes(
     ]
     analysis = SimpleNamespace(critical_path=segments, path_self_ms=self_ms, duration_ms=duration)
     assert composition(analysis) == by_json_dumps(analysis)  # type: ignore[arg-type]
+
+
+@settings(max_examples=5000)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(-1e13, 1e13),
+        st.floats(0, 2),
+        st.integers(0, 10**9).map(lambda n: n / 2000),  # halves at the last digit kept
+        st.integers(0, 10**9).map(lambda n: n / 20000),
+    ),
+    st.sampled_from([3, 4]),
+)
+def test_rounded_floats_are_written_as_repr_of_round(value: float, digits: int) -> None:
+    assert _json_rounded(value, digits) == _json_float(round(value, digits))
