@@ -18,6 +18,7 @@ from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
 from agentspans.wrappers._evidence import request_evidence
 from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, reader_of, sent
+from agentspans.wrappers._getters import read_property
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -298,7 +299,7 @@ EMBEDDINGS_READER = EmbeddingsReader()
 # -- requests ------------------------------------------------------------------------------------
 def _server(instance: Any) -> tuple[str, str | None, int | None]:
     client = getattr(instance, "_client", None)
-    host, port = _providers.split_server(getattr(client, "base_url", None))
+    host, port = _providers.split_server(read_property(client, "base_url"))
     return _providers.provider_for(host, port), host, port
 
 
