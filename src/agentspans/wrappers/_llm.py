@@ -263,8 +263,11 @@ def _skipped(content: tuple[str, ...]) -> frozenset[str]:
 
 
 def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
-    if attributes and span.is_recording():
-        _attributes.set_attributes(span, attributes)
+    """Set ``attributes`` on a span still recording (an ended one is left alone, unwarned)."""
+    if not attributes or _attributes.set_directly(span, attributes):
+        return
+    if span.is_recording():
+        span.set_attributes(attributes)
 
 
 # (reader, result type) pairs whose results are neither of the reader's stream types.
@@ -324,9 +327,11 @@ class LLMInvocation(Invocation):
 
     def summarise(self, response: Any) -> None:
         """Record what a complete response says: the parsed model or a raw body's document."""
-        summary = self.reader.summarise(response, self.capture)
+        reader = self.reader
+        summary = reader.summarise(response, self.capture)
         if summary is not None:
-            summary.tool_call_ids = _evidence.response_tool_call_ids(response)
+            if not getattr(reader, "reads_tool_call_ids", False):
+                summary.tool_call_ids = _evidence.response_tool_call_ids(response)
             self.record_summary(summary)
 
     def ends_later(self, result: Any, proxy: Any) -> bool:
