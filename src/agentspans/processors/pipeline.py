@@ -44,6 +44,8 @@ EventSpec = tuple[str, Mapping[str, AttributeValue]]
 Annotator = Callable[
     [Sequence[tuple[ReadableSpan, Extra]], int], Mapping[int, tuple[Extra, Sequence[EventSpec]]]
 ]
+# A start hook may carry ``context_keys``: a tuple of the context keys without which, in the
+# span's parent context, it returns at once without looking at the span.
 StartHook = Callable[[Span, "Context | None"], None]
 # Called on the worker thread with each batch of finished spans as they go to export (a whole
 # local trace when it was held for analysis): the metrics are recorded from these.
@@ -236,7 +238,6 @@ class TraceProcessor(SpanProcessor):
         start_hooks: Sequence[StartHook] = (),
         before_shutdown: Sequence[Callable[[], None]] = (),
     ) -> None:
-        self.downstream = tuple(downstream)
         self._enricher = enricher
         self._annotator = annotator
         self._hold_s = hold_s
@@ -247,6 +248,7 @@ class TraceProcessor(SpanProcessor):
         self._stalled = False
         _QueueFullCounter.install(self)
         self._start_hooks = tuple(start_hooks)
+        self.downstream = tuple(downstream)
         self._before_shutdown = tuple(before_shutdown)
         self.observers: tuple[SpanObserver, ...] = ()
         self._cpu_at_start: dict[int, float] = {}
@@ -290,6 +292,19 @@ class TraceProcessor(SpanProcessor):
             if getattr(p, "_on_ending", None) is not None and not _does_nothing(p, "_on_ending")
         )
         self._downstream = processors
+        # Whether anything at a span's start may read its attributes (see ``wrappers._start``):
+        # one of these processors' on_start, or a start hook, unless the hook says which
+        # context keys it needs (``context_keys``: it returns at once without them) and the
+        # parent context holds none of those (``start_context_keys``, checked per span).
+        keys: list[object] = []
+        for hook in self._start_hooks:
+            needs = getattr(hook, "context_keys", None)
+            if type(needs) is not tuple:
+                keys = [None]  # a hook that may always look
+                break
+            keys.extend(needs)
+        self.sees_start_attributes = bool(self._starting) or None in keys
+        self.start_context_keys = tuple(keys)
 
     # -- the application's thread ----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:

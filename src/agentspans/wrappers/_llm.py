@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
@@ -30,6 +30,7 @@ from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
 from agentspans.wrappers import _attributes, _content, _evidence, _raw, _streams
 from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
+from agentspans.wrappers._start import start_client_span
 
 # Keyword arguments that shape the transport, not the request the model sees: left out of the
 # fingerprint so a retry with a longer timeout is still "the same request". ``extra_headers`` can
@@ -390,11 +391,8 @@ def start_llm_call(
         return None  # inside another client's LLM span
     capture = runtime.capture_content
     request: LLMRequest = request_of(capture)
-    span = runtime.tracer.start_span(
-        request.span_name(),
-        context=parent,
-        kind=SpanKind.CLIENT,
-        attributes=request.attributes(capture, parent),
+    span = start_client_span(
+        runtime.tracer, request.span_name(), parent, request.attributes(capture, parent)
     )
     # ``set_span_in_context`` then ``set_value`` would copy the parent's context twice.
     values = dict(parent)
