@@ -206,7 +206,8 @@ class LLMRequest:
         if self.server_port is not None:
             attrs[semconv.SERVER_PORT] = self.server_port
         attrs[semconv.REQUEST_FINGERPRINT] = fingerprint(*self.fingerprint_parts)
-        agent = otel_context.get_value(AGENT_NAME_KEY, context)
+        # (``get_value`` reads a given context's dict, else the current one's)
+        agent = (context if context is not None else otel_context.get_current()).get(AGENT_NAME_KEY)
         if isinstance(agent, str):
             attrs[semconv.GEN_AI_AGENT_NAME] = agent
         if capture:
@@ -231,6 +232,7 @@ def request_parameters(
         if names.keys().isdisjoint(kwargs):
             return out  # none of them sent: one check in C instead of one per name
         extra = _NOTHING
+    stop = semconv.GEN_AI_REQUEST_STOP_SEQUENCES
     for argument, attribute in names.items():
         if argument in kwargs:
             value = kwargs[argument]
@@ -238,9 +240,13 @@ def request_parameters(
             value = extra[argument]
         else:
             continue  # most parameters are not sent: skip them at the cost of a lookup
+        kind = type(value)
+        if (kind is int or kind is float) and attribute != stop:
+            out.setdefault(attribute, value)  # a plain number: sent, and recorded as it is
+            continue
         if not sent(value):
             continue
-        if attribute == semconv.GEN_AI_REQUEST_STOP_SEQUENCES:
+        if attribute == stop:
             stops = [value] if isinstance(value, str) else items_of(value)
             if stops and all(isinstance(s, str) for s in stops):
                 out[attribute] = stops
@@ -255,7 +261,16 @@ _NOTHING: Mapping[str, Any] = {}
 def fingerprint_parameters(kwargs: Mapping[str, Any], content: Iterable[str]) -> dict[str, Any]:
     """The sent arguments that shape the answer, other than the ``content`` ones hashed apart."""
     skip = _skipped(content if type(content) is tuple else tuple(content))
-    return {k: v for k, v in kwargs.items() if k not in skip and v is not None and sent(v)}
+    # (a value of a builtin type is sent whatever it is, but None: ``sent`` asked only of others)
+    builtin = _BUILTIN_TYPES
+    return {
+        k: v
+        for k, v in kwargs.items()
+        if k not in skip and v is not None and (type(v) in builtin or sent(v))
+    }
+
+
+_BUILTIN_TYPES = frozenset({str, int, float, bool, list, dict, tuple})
 
 
 @lru_cache(maxsize=64)  # one entry per call site: building the set per call is waste

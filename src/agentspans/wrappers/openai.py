@@ -140,7 +140,9 @@ class ChatReader(_StreamTypes):
             add_message_tool_call_ids(message, ids)
             if capture:
                 outputs.append(_content.chat_output(message, reason))
-        add_item_tool_call_ids(read("output"), read("content"), ids)
+        output, content = read("output"), read("content")
+        if output is not None or content is not None:  # (a chat completion has neither)
+            add_item_tool_call_ids(output, content, ids)
         if capture:
             summary.output_messages = outputs
         return summary
