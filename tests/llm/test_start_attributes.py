@@ -302,3 +302,18 @@ def test_the_integrations_hooks_look_only_inside_their_calls() -> None:
             assert attribute_blind_tracer(tracer, set_value(key, object(), Context())) is None
     finally:
         agentspans.uninstrument()
+
+
+def test_an_sdk_keeping_its_processors_otherwise_starts_as_before() -> None:
+    with instrumented():
+        tracer = _tracer()
+        multi = tracer.inner.span_processor
+        kept = multi._span_processors
+        try:
+            del multi._span_processors  # an SDK version without the tuple
+            assert attribute_blind_tracer(tracer, Context()) is None
+            multi._span_processors = list(kept)  # or with something else in its place
+            assert attribute_blind_tracer(tracer, Context()) is None
+        finally:
+            multi._span_processors = kept
+        assert attribute_blind_tracer(tracer, Context()) is not None

@@ -75,16 +75,16 @@ def _does_nothing(processor: SpanProcessor, name: str) -> bool:
     the SDK's ``SpanProcessor``, ``BatchSpanProcessor`` and ``SimpleSpanProcessor`` define
     ``on_start`` and ``_on_ending``: calling it can be skipped. Anything not plainly a function
     of the class (set on the instance, a callable object, a custom ``__getattribute__``) is
-    taken to do something."""
-    cls = type(processor)
-    if cls.__getattribute__ is not object.__getattribute__:
-        return False
-    if name in getattr(processor, "__dict__", {}):
-        return False
-    function = inspect.getattr_static(cls, name, None)
-    if not isinstance(function, types.FunctionType):
-        return False
+    taken to do something, as is anything that cannot be inspected."""
     try:
+        cls = type(processor)
+        if cls.__getattribute__ is not object.__getattribute__:
+            return False
+        if name in getattr(processor, "__dict__", {}):
+            return False
+        function = inspect.getattr_static(cls, name, None)
+        if not isinstance(function, types.FunctionType):
+            return False
         instructions = list(dis.get_instructions(function))
     except Exception:
         return False

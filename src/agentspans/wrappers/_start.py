@@ -104,8 +104,8 @@ def attribute_blind_tracer(tracer: object, context: Context) -> SdkTracer | None
     multi = getattr(inner, "span_processor", None)
     if type(multi) is not SynchronousMultiSpanProcessor:
         return None
-    processors = multi._span_processors
-    if len(processors) != 1:
+    processors = getattr(multi, "_span_processors", None)  # (an SDK without it: as before)
+    if type(processors) is not tuple or len(processors) != 1:
         return None
     processor = processors[0]
     if type(processor) is not TraceProcessor or processor.sees_start_attributes:
