@@ -177,13 +177,14 @@ def _stage_child(name: str, runs: int) -> None:
         call()
     # The cyclic collector runs every so many allocations and walks every live object, and the
     # stages' spans pile up unexported (the worker is kept out of the way): with it on, a
-    # stage's count moved by up to ~7k with N and with what ran before. Off while counting, the
-    # figures are the stages' own, repeatable to ~1k.
+    # stage's count moved with N. It is off while counting, and the count stops with the loop:
+    # the exit's collection of what piled up (in proportion to N) is not the stage's either.
     gc.collect()
     gc.disable()
     cg.start_instrumentation()
     for _ in range(runs):
         call()
+    cg.request(cg.STOP_INSTRUMENTATION)
 
 
 def instructions() -> None:
