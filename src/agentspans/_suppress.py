@@ -31,7 +31,7 @@ def _suppressed_in(context: Context) -> bool:
     return bool(context.get(_KEY) or context.get(_LEGACY_KEY))
 
 
-def _suppressed_here(context: Context | None) -> bool:
+def suppressed_here(context: Context | None) -> bool:
     """Whether suppressed in ``context`` or in the current context (each checked once)."""
     current = otel_context.get_current()
     if _suppressed_in(current):
@@ -52,7 +52,7 @@ class SuppressibleTracer(trace.Tracer):
         *args: Any,
         **kwargs: Any,
     ) -> trace.Span:
-        if _suppressed_here(context):
+        if suppressed_here(context):
             return trace.INVALID_SPAN
         return self.inner.start_span(name, context, *args, **kwargs)
 
@@ -60,11 +60,11 @@ class SuppressibleTracer(trace.Tracer):
     def start_as_current_span(  # type: ignore[override]
         self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
     ) -> Iterator[trace.Span]:
-        if _suppressed_here(context):
+        if suppressed_here(context):
             yield trace.INVALID_SPAN
             return
         with self.inner.start_as_current_span(name, context, *args, **kwargs) as span:
             yield span
 
 
-__all__: Sequence[str] = ("SuppressibleTracer", "suppressed")
+__all__: Sequence[str] = ("SuppressibleTracer", "suppressed", "suppressed_here")

@@ -394,9 +394,20 @@ class ResourceSampler:
         ):
             # The same two samples bracket this span as the last one asked (the spans of a
             # trace, calls in a loop): the same answer, without the lock and the bisections.
-            if bounds[6] < start_ns - self._interval_ns or bounds[5] > end_ns + self._interval_ns:
-                return None
-            return bounds[7]
+            return self._answer_from(bounds, start_ns, end_ns)
+        return self._bisected(start_ns, end_ns)
+
+    def _answer_from(
+        self,
+        bounds: tuple[int, float, float, float, float, int, int, Peaks],
+        start_ns: int,
+        end_ns: int,
+    ) -> Peaks | None:
+        if bounds[6] < start_ns - self._interval_ns or bounds[5] > end_ns + self._interval_ns:
+            return None
+        return bounds[7]
+
+    def _bisected(self, start_ns: int, end_ns: int) -> Peaks | None:
         with self._lock:
             times = self._times
             if not times:

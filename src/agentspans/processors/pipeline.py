@@ -13,10 +13,13 @@ oldest traces when too many are held; :attr:`TraceProcessor.overflow` counts eac
 
 from __future__ import annotations
 
+import dis
+import inspect
 import logging
 import os
 import threading
 import time
+import types
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +50,8 @@ Annotator = Callable[
 # An annotator's shortcut for a local trace of one span: its annotations given the span, its
 # enriched attributes and its LLM call as enrichment read it, or None for the general way.
 LoneAnnotator = Callable[[ReadableSpan, Extra, "LlmCall | None"], "Extra | None"]
+# A start hook may carry ``context_keys``: a tuple of the context keys without which, in the
+# span's parent context, it returns at once without looking at the span.
 StartHook = Callable[[Span, "Context | None"], None]
 # Called on the worker thread with each batch of finished spans as they go to export (a whole
 # local trace when it was held for analysis): the metrics are recorded from these.
@@ -69,6 +74,38 @@ MAX_QUEUED = 200_000
 # How long the worker waits for a downstream batch processor's full queue to move before it
 # takes the backend for stuck and lets that processor drop (counted).
 _PACE_WAIT_S = 2.0
+
+
+def _does_nothing(processor: SpanProcessor, name: str) -> bool:
+    """Whether ``processor.name`` is a method whose body is empty (``pass``, a docstring), as
+    the SDK's ``SpanProcessor``, ``BatchSpanProcessor`` and ``SimpleSpanProcessor`` define
+    ``on_start`` and ``_on_ending``: calling it can be skipped. Anything not plainly a function
+    of the class (set on the instance, a callable object, a custom ``__getattribute__``) is
+    taken to do something, as is anything that cannot be inspected."""
+    try:
+        cls = type(processor)
+        if cls.__getattribute__ is not object.__getattribute__:
+            return False
+        if name in getattr(processor, "__dict__", {}):
+            return False
+        function = inspect.getattr_static(cls, name, None)
+        if not isinstance(function, types.FunctionType):
+            return False
+        instructions = list(dis.get_instructions(function))
+    except Exception:
+        return False
+    for instruction in instructions:
+        if instruction.opname in _NO_OPS:
+            continue
+        if instruction.opname in _NONE_OPS and instruction.argval is None:
+            continue
+        return False  # anything else: it may do something
+    return True
+
+
+# Bytecode of an empty body across CPython versions: ``return None`` and padding.
+_NO_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_VALUE"})
+_NONE_OPS = frozenset({"LOAD_CONST", "RETURN_CONST"})
 
 
 def is_local_root(span: ReadableSpan) -> bool:
@@ -219,7 +256,6 @@ class TraceProcessor(SpanProcessor):
         start_hooks: Sequence[StartHook] = (),
         before_shutdown: Sequence[Callable[[], None]] = (),
     ) -> None:
-        self.downstream: tuple[SpanProcessor, ...] = tuple(downstream)
         self._enricher = enricher
         self._annotator = annotator
         # The annotator's one-span shortcut, given the LLM call enrichment read (see
@@ -233,6 +269,7 @@ class TraceProcessor(SpanProcessor):
         self._stalled = False
         _QueueFullCounter.install(self)
         self._start_hooks = tuple(start_hooks)
+        self.downstream = tuple(downstream)
         self._before_shutdown = tuple(before_shutdown)
         self.observers: tuple[SpanObserver, ...] = ()
         self._cpu_at_start: dict[int, float] = {}
@@ -260,6 +297,38 @@ class TraceProcessor(SpanProcessor):
             os.register_at_fork(after_in_child=after_fork_in_child)
         self._exit_hook_armed = _flush_at_multiprocessing_exit(self)
 
+    @property
+    def downstream(self) -> tuple[SpanProcessor, ...]:
+        """The processors finished spans go to, in order (the app's and our exporters)."""
+        return self._downstream
+
+    @downstream.setter
+    def downstream(self, processors: Sequence[SpanProcessor]) -> None:
+        processors = tuple(processors)
+        # Which of them do something at a span's start and end, decided here once rather than
+        # per span: the SDK's batch and simple processors' ``on_start`` / ``_on_ending`` do
+        # nothing, and calling them cost a Python call each per span on the app's thread.
+        self._starting = tuple(p for p in processors if not _does_nothing(p, "on_start"))
+        self._ending = tuple(
+            p
+            for p in processors
+            if getattr(p, "_on_ending", None) is not None and not _does_nothing(p, "_on_ending")
+        )
+        self._downstream = processors
+        # Whether anything at a span's start may read its attributes (see ``wrappers._start``):
+        # one of these processors' on_start, or a start hook, unless the hook says which
+        # context keys it needs (``context_keys``: it returns at once without them) and the
+        # parent context holds none of those (``start_context_keys``, checked per span).
+        keys: list[object] = []
+        for hook in self._start_hooks:
+            needs = getattr(hook, "context_keys", None)
+            if type(needs) is not tuple:
+                keys = [None]  # a hook that may always look
+                break
+            keys.extend(needs)
+        self.sees_start_attributes = bool(self._starting) or None in keys
+        self.start_context_keys = tuple(keys)
+
     # -- the application's thread ----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         context = span.context
@@ -270,11 +339,11 @@ class TraceProcessor(SpanProcessor):
                 hook(span, parent_context)
             except Exception as exc:
                 report_internal_error("span start hook", exc)
-        for processor in self.downstream:
+        for processor in self._starting:
             processor.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Span) -> None:
-        for processor in self.downstream:
+        for processor in self._ending:
             on_ending = getattr(processor, "_on_ending", None)
             if on_ending is not None:
                 on_ending(span)

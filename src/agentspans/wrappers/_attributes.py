@@ -43,12 +43,22 @@ def _sdk_parts() -> tuple[type, Any, type] | None:
 _SDK = _sdk_parts()
 
 
-def _plain(value: Any) -> bool:
-    """Whether the SDK's cleaning returns ``value`` as it is (for a tuple: an equal tuple)."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    return kind is tuple and all(type(item) is str for item in value)
+def _all_plain(attributes: Mapping[str, AttributeValue]) -> bool:
+    """Whether every key is a non-empty ``str`` and the SDK's cleaning returns every value as it
+    is (for a tuple of ``str``: an equal tuple). One loop, no call per value."""
+    scalars = _SCALARS
+    for key, value in attributes.items():
+        if type(key) is not str or not key:
+            return False
+        kind = type(value)
+        if kind in scalars:
+            continue
+        if kind is not tuple:
+            return False
+        for item in value:  # type: ignore[union-attr]
+            if type(item) is not str:
+                return False
+    return True
 
 
 def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
@@ -58,6 +68,13 @@ def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None
     if _SDK is not None and _set_directly(span, attributes, _SDK):
         return
     span.set_attributes(attributes)
+
+
+def set_directly(span: Span, attributes: Mapping[str, AttributeValue]) -> bool:
+    """Set ``attributes`` on ``span`` directly if that changes nothing (see the module's
+    docstring); False, with nothing set, where the public path must be taken instead (an
+    ended span among those)."""
+    return _SDK is not None and _set_directly(span, attributes, _SDK)
 
 
 def _set_directly(
@@ -78,9 +95,8 @@ def _set_directly(
         maxlen = bounded.maxlen
         if maxlen is not None and len(bounded._dict) + len(attributes) > maxlen:
             return False
-        for key, value in attributes.items():
-            if type(key) is not str or not key or not _plain(value):
-                return False
+        if not _all_plain(attributes):
+            return False
         with sdk_state._lock:
             if sdk_state._end_time is not None:
                 return False  # the public path logs the SDK's warning

@@ -66,15 +66,28 @@ def response_tool_call_ids(response: Any) -> list[str]:
     ids: list[str] = []
     read = reader_of(response, _RESPONSE_FIELDS)
     for choice in items_of(read("choices")):
-        for call in items_of(field_of(field_of(choice, "message"), "tool_calls")):
+        add_message_tool_call_ids(field_of(choice, "message"), ids)
+    add_item_tool_call_ids(read("output"), read("content"), ids)
+    return ids
+
+
+def add_message_tool_call_ids(message: Any, ids: list[str]) -> None:
+    """Add the ids of a chat choice's ``message.tool_calls`` to ``ids``."""
+    tool_calls = field_of(message, "tool_calls")
+    if tool_calls is not None:
+        for call in items_of(tool_calls):
             _add(ids, as_str(field_of(call, "id")))
-    for item in items_of(read("output")):
+
+
+def add_item_tool_call_ids(output: Any, content: Any, ids: list[str]) -> None:
+    """Add the ids of a response's Responses ``output`` items and Anthropic ``content`` blocks
+    (a response's ``output`` and ``content`` fields) to ``ids``, after the choices' ones."""
+    for item in items_of(output):
         if field_of(item, "type") == "function_call":
             _add(ids, as_str(field_of(item, "call_id")))
-    for block in items_of(read("content")):
+    for block in items_of(content):
         if field_of(block, "type") == "tool_use":
             _add(ids, as_str(field_of(block, "id")))
-    return ids
 
 
 def add_chunk_tool_call_ids(chunk: Any, ids: list[str]) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from agentspans import semconv
@@ -30,6 +30,7 @@ from agentspans._runtime import AGENT_NAME_KEY, LLM_CALL_KEY, RUNTIME
 from agentspans.wrappers import _attributes, _content, _evidence, _raw, _streams
 from agentspans.wrappers._fields import as_int, field_of, items_of, sent
 from agentspans.wrappers._lifecycle import Invocation, error_type
+from agentspans.wrappers._start import start_client_span
 
 # Keyword arguments that shape the transport, not the request the model sees: left out of the
 # fingerprint so a retry with a longer timeout is still "the same request". ``extra_headers`` can
@@ -205,7 +206,8 @@ class LLMRequest:
         if self.server_port is not None:
             attrs[semconv.SERVER_PORT] = self.server_port
         attrs[semconv.REQUEST_FINGERPRINT] = fingerprint(*self.fingerprint_parts)
-        agent = otel_context.get_value(AGENT_NAME_KEY, context)
+        # (``get_value`` reads a given context's dict, else the current one's)
+        agent = (context if context is not None else otel_context.get_current()).get(AGENT_NAME_KEY)
         if isinstance(agent, str):
             attrs[semconv.GEN_AI_AGENT_NAME] = agent
         if capture:
@@ -230,6 +232,7 @@ def request_parameters(
         if names.keys().isdisjoint(kwargs):
             return out  # none of them sent: one check in C instead of one per name
         extra = _NOTHING
+    stop = semconv.GEN_AI_REQUEST_STOP_SEQUENCES
     for argument, attribute in names.items():
         if argument in kwargs:
             value = kwargs[argument]
@@ -237,9 +240,13 @@ def request_parameters(
             value = extra[argument]
         else:
             continue  # most parameters are not sent: skip them at the cost of a lookup
+        kind = type(value)
+        if (kind is int or kind is float) and attribute != stop:
+            out.setdefault(attribute, value)  # a plain number: sent, and recorded as it is
+            continue
         if not sent(value):
             continue
-        if attribute == semconv.GEN_AI_REQUEST_STOP_SEQUENCES:
+        if attribute == stop:
             stops = [value] if isinstance(value, str) else items_of(value)
             if stops and all(isinstance(s, str) for s in stops):
                 out[attribute] = stops
@@ -254,7 +261,16 @@ _NOTHING: Mapping[str, Any] = {}
 def fingerprint_parameters(kwargs: Mapping[str, Any], content: Iterable[str]) -> dict[str, Any]:
     """The sent arguments that shape the answer, other than the ``content`` ones hashed apart."""
     skip = _skipped(content if type(content) is tuple else tuple(content))
-    return {k: v for k, v in kwargs.items() if k not in skip and v is not None and sent(v)}
+    # (a value of a builtin type is sent whatever it is, but None: ``sent`` asked only of others)
+    builtin = _BUILTIN_TYPES
+    return {
+        k: v
+        for k, v in kwargs.items()
+        if k not in skip and v is not None and (type(v) in builtin or sent(v))
+    }
+
+
+_BUILTIN_TYPES = frozenset({str, int, float, bool, list, dict, tuple})
 
 
 @lru_cache(maxsize=64)  # one entry per call site: building the set per call is waste
@@ -263,8 +279,11 @@ def _skipped(content: tuple[str, ...]) -> frozenset[str]:
 
 
 def set_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
-    if attributes and span.is_recording():
-        _attributes.set_attributes(span, attributes)
+    """Set ``attributes`` on a span still recording (an ended one is left alone, unwarned)."""
+    if not attributes or _attributes.set_directly(span, attributes):
+        return
+    if span.is_recording():
+        span.set_attributes(attributes)
 
 
 # (reader, result type) pairs whose results are neither of the reader's stream types.
@@ -324,9 +343,11 @@ class LLMInvocation(Invocation):
 
     def summarise(self, response: Any) -> None:
         """Record what a complete response says: the parsed model or a raw body's document."""
-        summary = self.reader.summarise(response, self.capture)
+        reader = self.reader
+        summary = reader.summarise(response, self.capture)
         if summary is not None:
-            summary.tool_call_ids = _evidence.response_tool_call_ids(response)
+            if not getattr(reader, "reads_tool_call_ids", False):
+                summary.tool_call_ids = _evidence.response_tool_call_ids(response)
             self.record_summary(summary)
 
     def ends_later(self, result: Any, proxy: Any) -> bool:
@@ -385,11 +406,8 @@ def start_llm_call(
         return None  # inside another client's LLM span
     capture = runtime.capture_content
     request: LLMRequest = request_of(capture)
-    span = runtime.tracer.start_span(
-        request.span_name(),
-        context=parent,
-        kind=SpanKind.CLIENT,
-        attributes=request.attributes(capture, parent),
+    span = start_client_span(
+        runtime.tracer, request.span_name(), parent, request.attributes(capture, parent)
     )
     # ``set_span_in_context`` then ``set_value`` would copy the parent's context twice.
     values = dict(parent)

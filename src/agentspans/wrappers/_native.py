@@ -187,4 +187,6 @@ def claim_hook(scope_prefix: str, span_names: frozenset[str]) -> Callable[[Any, 
         if span.name in span_names and isinstance(name, str) and name.startswith(scope_prefix):
             pending.claim(span)
 
+    # It does nothing unless the parent context holds this key (see ``TraceProcessor``).
+    hook.context_keys = (_PENDING_KEY,)  # type: ignore[attr-defined]
     return hook

@@ -658,6 +658,8 @@ def _claim_llm_run(span: Any, parent_context: Context | None) -> None:
         llm.covered = True
 
 
+# It does nothing unless the parent context holds this key (see ``TraceProcessor``).
+_claim_llm_run.context_keys = (_LLM_RUN_KEY,)  # type: ignore[attr-defined]
 START_HOOKS = [_claim_llm_run]
 
 _CALLBACKS = (

@@ -110,6 +110,8 @@ class CompletionReader:
     """``ModelResponse`` and ``CustomStreamWrapper`` (sync or async, as the function called)."""
 
     _stream_type: type | None = None
+    # (``summarise`` is the openai chat reader's, which reads the tool-call ids itself)
+    reads_tool_call_ids = True
 
     def __init__(self, asynchronous: bool) -> None:
         self._asynchronous = asynchronous
@@ -156,6 +158,8 @@ def _factory(
 
 class EmbeddingReader(CompletionReader):
     """``EmbeddingResponse``: the model and ``usage.prompt_tokens``; never a stream."""
+
+    reads_tool_call_ids = False
 
     def is_stream(self, result: Any) -> bool:
         return False

@@ -16,8 +16,13 @@ from typing import Any
 from agentspans import semconv
 from agentspans._patching import Patches
 from agentspans.wrappers import _content, _providers, _tokens, _versions
-from agentspans.wrappers._evidence import request_evidence
+from agentspans.wrappers._evidence import (
+    add_item_tool_call_ids,
+    add_message_tool_call_ids,
+    request_evidence,
+)
 from agentspans.wrappers._fields import as_int, as_str, field_of, items_of, reader_of, sent
+from agentspans.wrappers._getters import read_property
 from agentspans.wrappers._lifecycle import Args, Invocation, Kwargs, traced
 from agentspans.wrappers._llm import (
     LLMRequest,
@@ -60,11 +65,17 @@ _CHAT_USAGE_FIELDS = (
 def chat_usage(usage: Any) -> Usage:
     """Chat-completions usage (``prompt_tokens`` includes ``cached_tokens``, as the conventions)."""
     read = reader_of(usage, _CHAT_USAGE_FIELDS)
+    prompt_details = read("prompt_tokens_details")
+    completion_details = read("completion_tokens_details")
+    # (positional, in Usage's field order; an absent details object has no count to read)
     return Usage(
-        input_tokens=as_int(read("prompt_tokens")),
-        output_tokens=as_int(read("completion_tokens")),
-        cache_read_tokens=as_int(field_of(read("prompt_tokens_details"), "cached_tokens")),
-        reasoning_tokens=as_int(field_of(read("completion_tokens_details"), "reasoning_tokens")),
+        as_int(read("prompt_tokens")),
+        as_int(read("completion_tokens")),
+        None if prompt_details is None else as_int(field_of(prompt_details, "cached_tokens")),
+        None,
+        None
+        if completion_details is None
+        else as_int(field_of(completion_details, "reasoning_tokens")),
     )
 
 
@@ -102,10 +113,15 @@ class _StreamTypes:
         return self._types
 
 
-_CHAT_FIELDS = ("id", "model", "usage", "choices")
+# (``output`` and ``content``: where a response's tool-call ids may also be, see ``_evidence``)
+_CHAT_FIELDS = ("id", "model", "usage", "choices", "output", "content")
 
 
 class ChatReader(_StreamTypes):
+    # ``summarise`` reads the response's tool-call ids itself, in its one pass over the choices:
+    # the ids ``_evidence.response_tool_call_ids`` reads, in the same order.
+    reads_tool_call_ids = True
+
     def summarise(self, result: Any, capture: bool) -> ResponseSummary | None:
         read = reader_of(result, _CHAT_FIELDS)
         summary = ResponseSummary(
@@ -114,13 +130,19 @@ class ChatReader(_StreamTypes):
             usage=chat_usage(read("usage")),
             provider=_providers.provider_from_response(result),
         )
+        reasons, ids = summary.finish_reasons, summary.tool_call_ids
         outputs = []
         for choice in items_of(read("choices")):
+            message = field_of(choice, "message")
             reason = as_str(field_of(choice, "finish_reason"))
             if reason is not None:
-                summary.finish_reasons.append(reason)
+                reasons.append(reason)
+            add_message_tool_call_ids(message, ids)
             if capture:
-                outputs.append(_content.chat_output(field_of(choice, "message"), reason))
+                outputs.append(_content.chat_output(message, reason))
+        output, content = read("output"), read("content")
+        if output is not None or content is not None:  # (a chat completion has neither)
+            add_item_tool_call_ids(output, content, ids)
         if capture:
             summary.output_messages = outputs
         return summary
@@ -298,7 +320,7 @@ EMBEDDINGS_READER = EmbeddingsReader()
 # -- requests ------------------------------------------------------------------------------------
 def _server(instance: Any) -> tuple[str, str | None, int | None]:
     client = getattr(instance, "_client", None)
-    host, port = _providers.split_server(getattr(client, "base_url", None))
+    host, port = _providers.split_server(read_property(client, "base_url"))
     return _providers.provider_for(host, port), host, port
 
 

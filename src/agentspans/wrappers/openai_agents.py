@@ -401,6 +401,8 @@ def _note_llm_span(span: Any, parent_context: Context | None) -> None:
         slot.seen = True
 
 
+# It does nothing unless the parent context holds this key (see ``TraceProcessor``).
+_note_llm_span.context_keys = (_LLM_SLOT_KEY,)  # type: ignore[attr-defined]
 START_HOOKS = (_note_llm_span,)
 
 # One processor per process, made and registered with the SDK at the first instrument() after
