@@ -10,12 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentspans.processors.analysis import (
-    _COMPOSITION_ENTRIES,
-    _json_float,
-    _json_rounded,
-    composition,
-)
+from agentspans.processors.analysis import _COMPOSITION_ENTRIES, composition
+from agentspans.readable import json_float, json_rounded
 
 
 def by_json_dumps(analysis: Any) -> str:
@@ -69,4 +65,4 @@ def test_composition_is_what_json_dumps_writes(
     st.sampled_from([3, 4]),
 )
 def test_rounded_floats_are_written_as_repr_of_round(value: float, digits: int) -> None:
-    assert _json_rounded(value, digits) == _json_float(round(value, digits))
+    assert json_rounded(value, digits) == json_float(round(value, digits))

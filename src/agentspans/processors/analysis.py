@@ -13,7 +13,6 @@ merged into the rebuilt spans (docs/analysis.md, "What the annotator writes"):
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from agentspans.llm_span import LlmCall
 from agentspans.processors.lone import lone_annotations, lone_annotations_of
 from agentspans.processors.pipeline import EventSpec, Extra
 from agentspans.processors.readable import readable_root
+from agentspans.readable import json_rounded
 from agentspans.sources.live import records_from_spans
 
 # Jaeger and most backends cap attribute sizes; the longest stretches tell the story.
@@ -154,37 +154,15 @@ def composition(analysis: TraceAnalysis) -> str:
     duration = analysis.duration_ms
     entries = []
     for span_id, ms in ranked[:_COMPOSITION_ENTRIES]:
-        share = _json_rounded(ms / duration, 4) if duration > 0 else "0.0"
+        share = json_rounded(ms / duration, 4) if duration > 0 else "0.0"
         entries.append(
             f'{{"span_id":{_json_string(span_id)},"name":{_json_string(names.get(span_id, ""))},'
-            f'"ms":{_json_rounded(ms, 3)},"share":{share}}}'
+            f'"ms":{json_rounded(ms, 3)},"share":{share}}}'
         )
     return f"[{','.join(entries)}]"
 
 
 _json_string = json.encoder.encode_basestring_ascii  # json.dumps' default (ensure_ascii)
-
-
-def _json_rounded(value: float, digits: int) -> str:
-    """``_json_float(round(value, digits))``: for a modest value, the fixed-point text with its
-    trailing zeros dropped. ``round`` and the fixed-point format take the same correctly
-    rounded digits, and below 1e12 no shorter decimal names the same double, so this is the
-    shortest repr ``float.__repr__`` gives, for a third of the cost (two float conversions)."""
-    if -1e12 < value < 1e12:
-        text = f"{value:.{digits}f}".rstrip("0")
-        return text + "0" if text.endswith(".") else text
-    return _json_float(round(value, digits))
-
-
-def _json_float(value: float) -> str:
-    """A float as json.dumps writes it (allow_nan: NaN and the infinities by name)."""
-    if value != value:
-        return "NaN"
-    if value == math.inf:
-        return "Infinity"
-    if value == -math.inf:
-        return "-Infinity"
-    return float.__repr__(value)
 
 
 def root_attributes(analysis: TraceAnalysis) -> Extra:

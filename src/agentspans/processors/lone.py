@@ -48,7 +48,13 @@ def lone_annotations_of(
 ) -> dict[str, Any] | None:
     """:func:`lone_annotations` with the span's LLM call already read (enrichment reads it:
     ``read_llm_call(attributes)``, None for no LLM call)."""
-    start, end, context, parent = span.start_time, span.end_time, span.context, span.parent
+    fields = span.__dict__ if type(span) is ReadableSpan else None
+    if fields is not None and "_parent" in fields and "_end_time" in fields:
+        # The SDK span's fields as its properties return them, without four property calls.
+        start, end = fields["_start_time"], fields["_end_time"]
+        context, parent = fields["_context"], fields["_parent"]
+    else:
+        start, end, context, parent = span.start_time, span.end_time, span.context, span.parent
     if start is None or end is None or end <= start or context is None:
         return None
     if parent is not None and not parent.is_remote:
