@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentspans.analysis._build import segment_new
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
-from agentspans.analysis.critical_path import critical_path, own_time_ns
+from agentspans.analysis._build import segment_new
+from agentspans.analysis.critical_path import critical_path, own_times
 from agentspans.analysis.detectors import TraceView, find
 from agentspans.analysis.forest import Tree, build_forest
 from agentspans.analysis.model import Segment, SpanRecord, TraceAnalysis
@@ -65,7 +65,7 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     accounts = account(tree)
     below = subtrees(tree, accounts)
     coordinators = _coordinators(tree, accounts)
-    own = {i: own_time_ns(tree, i) for i in (0, *accounts.agent_nodes)}
+    own = own_times(tree, accounts.agent_nodes)
     overhead = sum(own[i] for i in coordinators)
     view = TraceView(
         tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead
