@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
+
+import pytest
 
 from agentspans.analysis import Rollup, Segment, SpanEvent, SpanRecord
 from agentspans.analysis._build import rollup, segment, span_record
@@ -24,6 +27,20 @@ def test_rollup_equals_its_dataclass() -> None:
     assert dataclasses.astuple(rollup(*values)) == values
     # Every field is set: a field added to Rollup must be added to the builder too.
     assert len(dataclasses.fields(Rollup)) == len(values)
+
+
+def test_rollup_is_a_real_frozen_rollup() -> None:
+    """Filled as an unfrozen twin and then given its class: it must be a Rollup in every way."""
+    values = (10, 20, 0.5, 2, 3, 1, None)
+    made, expected = rollup(*values), Rollup(*values)
+    assert type(made) is Rollup
+    assert hash(made) == hash(expected)
+    assert repr(made) == repr(expected)
+    assert pickle.loads(pickle.dumps(made)) == expected
+    assert dataclasses.asdict(made) == dataclasses.asdict(expected)
+    assert dataclasses.replace(made, llm_calls=5) == dataclasses.replace(expected, llm_calls=5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.llm_calls = 3  # type: ignore[misc]
 
 
 def test_span_record_equals_its_dataclass() -> None:
