@@ -297,7 +297,33 @@ def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
             priced[i] = 1
     for i in accounts.tool_nodes:
         tool_calls[i] = 1
-    for i in range(n - 1, 0, -1):  # reverse preorder: children before parents
+    if accounts.llm_nodes:
+        _fold_calls(parent, inputs, outputs, cost, llm_calls, tool_calls, priced)
+    elif accounts.tool_nodes:  # no LLM call: their columns stay zero, only the tools add up
+        for i in range(n - 1, 0, -1):
+            tool_calls[parent[i]] += tool_calls[i]
+    if vram.count(None) < n:  # some span measured its GPU memory
+        for i in range(n - 1, 0, -1):
+            v = vram[i]
+            if v is not None:
+                p = parent[i]
+                pv = vram[p]
+                if pv is None or v > pv:
+                    vram[p] = v
+    return Subtrees(inputs, outputs, cost, llm_calls, tool_calls, priced, vram)
+
+
+def _fold_calls(
+    parent: list[int],
+    inputs: list[int],
+    outputs: list[int],
+    cost: list[float],
+    llm_calls: list[int],
+    tool_calls: list[int],
+    priced: list[int],
+) -> None:
+    """Each span's call counts folded into its parent's, children before parents."""
+    for i in range(len(parent) - 1, 0, -1):  # reverse preorder: children before parents
         p = parent[i]
         inputs[p] += inputs[i]
         outputs[p] += outputs[i]
@@ -305,12 +331,6 @@ def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
         llm_calls[p] += llm_calls[i]
         tool_calls[p] += tool_calls[i]
         priced[p] += priced[i]
-        v = vram[i]
-        if v is not None:
-            pv = vram[p]
-            if pv is None or v > pv:
-                vram[p] = v
-    return Subtrees(inputs, outputs, cost, llm_calls, tool_calls, priced, vram)
 
 
 def totals_of(rollup: Rollup) -> Totals:
