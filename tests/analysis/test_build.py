@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from agentspans.analysis import Rollup, Segment, SpanEvent, SpanRecord
-from agentspans.analysis._build import rollup, segment, span_record
+from agentspans.analysis import Finding, Rollup, Segment, SpanEvent, SpanRecord
+from agentspans.analysis._build import finding, rollup, segment, span_record
 
 
 def test_segment_equals_its_dataclass() -> None:
@@ -62,3 +62,17 @@ def test_span_record_equals_its_dataclass() -> None:
     assert hash(made.span_id) == hash(SpanRecord(*values).span_id)
     assert tuple(getattr(made, f.name) for f in dataclasses.fields(SpanRecord)) == values
     assert len(dataclasses.fields(SpanRecord)) == len(values)
+
+
+def test_finding_is_a_real_frozen_finding() -> None:
+    """``_build.finding`` fills an unfrozen twin, then gives it Finding's class."""
+    values = ("slow_tool_call", "high", ("00f067aa0ba902b7",), 12.5, "took long", {"ms": 1.0})
+    made, expected = finding(*values), Finding(*values)
+    assert type(made) is Finding
+    assert made == expected
+    assert repr(made) == repr(expected)
+    assert pickle.loads(pickle.dumps(made)) == expected
+    assert dataclasses.astuple(made) == values
+    assert len(dataclasses.fields(Finding)) == len(values)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.kind = "other"  # type: ignore[misc]

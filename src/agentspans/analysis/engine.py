@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis._build import segment_new
+from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
 from agentspans.analysis.critical_path import critical_path, own_times
 from agentspans.analysis.detectors import TraceView, find
 from agentspans.analysis.forest import Tree, build_forest
