@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from agentspans.analysis import Finding, Rollup, Segment, SpanEvent, SpanRecord
-from agentspans.analysis._build import finding, rollup, segment, span_record
+from agentspans.analysis._build import finding, rollup, rollups, segment, span_record
 
 
 def test_segment_equals_its_dataclass() -> None:
@@ -76,3 +76,12 @@ def test_finding_is_a_real_frozen_finding() -> None:
     assert len(dataclasses.fields(Finding)) == len(values)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.kind = "other"  # type: ignore[misc]
+
+
+def test_rollups_equal_rollup_one_by_one() -> None:
+    columns = ([1, 2, 3], [4, 5, 6], [0.5, 0.0, 1.5], [1, 0, 2], [0, 3, 1], [1, 0, 1], [None, 7, 9])
+    made = rollups(["a", "b", "c"], [0, 2, 0], columns)
+    assert list(made) == ["a", "c"]
+    for key, i in (("a", 0), ("c", 2)):
+        assert type(made[key]) is Rollup
+        assert made[key] == rollup(*(column[i] for column in columns))

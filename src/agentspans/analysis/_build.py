@@ -76,6 +76,31 @@ def rollup(
     return made  # type: ignore[return-value]
 
 
+def rollups(
+    span_ids: list[str],
+    nodes: list[int],
+    columns: tuple[
+        list[int], list[int], list[float], list[int], list[int], list[int], list[int | None]
+    ],
+) -> dict[str, Rollup]:
+    """``rollup`` of each of ``nodes`` from the subtree totals' columns (in ``Rollup``'s field
+    order), by span id, in one loop: a deep delegation chain has one per span."""
+    ins, outs, cost, llm, tools, priced, vram = columns
+    found: dict[str, Rollup] = {}
+    for i in nodes:
+        made = _new(_OpenRollup)
+        made.input_tokens = ins[i]
+        made.output_tokens = outs[i]
+        made.cost_usd = cost[i]
+        made.llm_calls = llm[i]
+        made.tool_calls = tools[i]
+        made.priced_calls = priced[i]
+        made.vram_peak_bytes = vram[i]
+        made.__class__ = Rollup  # type: ignore[assignment]
+        found[span_ids[i]] = made  # type: ignore[assignment]
+    return found
+
+
 class _OpenFinding:
     """``Finding``'s slots, unfrozen: the same trick as ``_OpenRollup`` (a busy trace has
     hundreds of findings, each otherwise six ``object.__setattr__`` calls)."""

@@ -66,16 +66,16 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     below = subtrees(tree, accounts)
     coordinators = _coordinators(tree, accounts)
     own = own_times(tree, accounts.agent_nodes)
-    overhead = sum(own[i] for i in coordinators)
+    overhead = sum([own[i] for i in coordinators])
     view = TraceView(
         tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead
     )
-    rollups = {records[0].span_id: below.rollup(0)}
-    for i in accounts.agent_nodes:
-        rollups[records[i].span_id] = below.rollup(i)
+    span_ids = [r.span_id for r in records]
+    # The root's first, then every agent span's (the root's again when it is one: equal).
+    rollups = below.rollups(span_ids, [0, *accounts.agent_nodes])
     return TraceAnalysis(
         trace_id=tree.trace_id,
-        root_span_id=records[0].span_id,
+        root_span_id=span_ids[0],
         duration_ms=duration_ns / 1e6,
         critical_path=tuple(segments),
         coordination_overhead_ms=overhead / 1e6,
@@ -83,7 +83,7 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
         agents=tuple(agent_summaries(tree, accounts, own, below)),
         findings=find(view),
         problems=tuple(tree.problems),
-        path_self_ms={records[i].span_id: ns / 1e6 for i, ns in path_self.items()},
+        path_self_ms={span_ids[i]: ns / 1e6 for i, ns in path_self.items()},
         rollups=rollups,
-        span_ids=tuple([r.span_id for r in records]),  # via a list: faster than a generator
+        span_ids=tuple(span_ids),
     )
