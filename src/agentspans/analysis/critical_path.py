@@ -26,27 +26,20 @@ from agentspans.analysis.forest import Tree
 PathStretch = tuple[int, int, int]
 
 
-def clipped_windows(tree: Tree) -> tuple[list[int], list[int], list[bool]]:
-    """Each span's window clipped to its parent's clipped window, and whether it survived."""
-    n = len(tree)
-    starts, ends, parent = tree.start, tree.end, tree.parent
-    clip_start = [0] * n
-    clip_end = [0] * n
-    kept = [True] * n
-    if n:
-        clip_start[0], clip_end[0] = starts[0], ends[0]
-    for i in range(1, n):  # preorder: every parent comes before its children
+def clipped_windows(tree: Tree) -> tuple[list[int], list[int]]:
+    """Each span's window clipped to its parent's clipped window. A span wholly outside its
+    parent's window comes out inverted (its start after its end), and so does everything under
+    it, clipped to that: the spans the rule drops are those with ``start > end``."""
+    starts, parent = tree.start, tree.parent
+    clip_start = starts[:]
+    clip_end = tree.end[:]
+    for i in range(1, len(parent)):  # preorder: every parent comes before its children
         p = parent[i]
-        if not kept[p]:
-            kept[i] = False
-            continue
-        s = starts[i] if starts[i] > clip_start[p] else clip_start[p]
-        e = ends[i] if ends[i] < clip_end[p] else clip_end[p]
-        if s > e:
-            kept[i] = False
-        else:
-            clip_start[i], clip_end[i] = s, e
-    return clip_start, clip_end, kept
+        if clip_start[i] < clip_start[p]:
+            clip_start[i] = clip_start[p]
+        if clip_end[i] > clip_end[p]:
+            clip_end[i] = clip_end[p]
+    return clip_start, clip_end
 
 
 def critical_path(tree: Tree) -> list[PathStretch]:
@@ -54,14 +47,15 @@ def critical_path(tree: Tree) -> list[PathStretch]:
     n = len(tree)
     if not n:
         return []
-    clip_start, clip_end, kept = clipped_windows(tree)
+    clip_start, clip_end = clipped_windows(tree)
     parent = tree.parent
     # Zero-length children cannot hold the path, so they are left out (which also means two
     # stretches of one span are never adjacent). Siblings sit in the tree in (start, span id)
     # order, so taking spans in reverse tree order and sorting them (stably) by end leaves each
     # span's children in ascending (end, -start, -id) order: the last one with end <= t is the
     # rule's pick, ties going to the earliest start, then the lowest span id.
-    order = [i for i in range(n - 1, 0, -1) if kept[i] and clip_end[i] > clip_start[i]]
+    # Dropped spans (inverted windows) are left out with them.
+    order = [i for i in range(n - 1, 0, -1) if clip_end[i] > clip_start[i]]
     order.sort(key=clip_end.__getitem__)
     kids: list[list[int] | None] = [None] * n
     kid_ends: list[list[int] | None] = [None] * n
