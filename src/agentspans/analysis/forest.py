@@ -268,24 +268,17 @@ def _walk(
     children (tree indices) into ``children``. Every span has one parent, so from a real root
     no span is met twice. The first child is walked into directly and only its later siblings
     wait on the stack: a chain (a deep delegation) never touches it."""
-    stack: list[SpanRecord] = [root]
-    stack_parents = [-1]
+    stack: list[SpanRecord] = []
+    stack_parents: list[int] = []
     pop, pop_parent = stack.pop, stack_parents.pop
     add_record, add_parent = records.append, parent.append
-    kids_of, siblings_of = children_of.get, children.get
+    kids_of = children_of.get
     index = 0
-    while stack:
-        record = pop()
-        p = pop_parent()
+    record, p = root, -1
+    while True:
         while True:
             add_record(record)
             add_parent(p)
-            if p >= 0:
-                siblings = siblings_of(p)
-                if siblings is None:
-                    children[p] = [index]
-                else:
-                    siblings.append(index)
             p = index
             index += 1
             kids = kids_of(record.span_id)
@@ -294,7 +287,13 @@ def _walk(
             if len(kids) > 1:
                 stack.extend(kids[:0:-1])  # the later siblings, the second on top
                 stack_parents.extend([p] * (len(kids) - 1))
+            children[p] = [index]  # the first child: walked into next, at ``index``
             record = kids[0]
+        if not stack:
+            break
+        record = pop()
+        p = pop_parent()
+        children[p].append(index)  # a later sibling: its parent's list has the first
 
 
 def _walk_cut(
