@@ -21,10 +21,6 @@ from bisect import bisect_right
 
 from agentspans.analysis.forest import Tree
 
-# (tree index, start_ns, end_ns): the span was doing its own work on the path then. A tuple,
-# not a dataclass: a deep chain has two stretches per span.
-PathStretch = tuple[int, int, int]
-
 
 def clipped_windows(tree: Tree) -> tuple[list[int], list[int]]:
     """Each span's window clipped to its parent's clipped window. A span wholly outside its
@@ -42,11 +38,14 @@ def clipped_windows(tree: Tree) -> tuple[list[int], list[int]]:
     return clip_start, clip_end
 
 
-def critical_path(tree: Tree) -> list[PathStretch]:
-    """The path's stretches in chronological order; together they tile the root's window."""
+def critical_path(tree: Tree) -> tuple[list[int], list[int], list[int]]:
+    """The path's stretches in chronological order, as columns: the span, and the start and
+    end of its stretch (ns from the root's start). Together they tile the root's window.
+    Columns rather than a tuple per stretch: no container to allocate (and for the cyclic
+    collector to count) per stretch, and ``zip`` reads them back without one either."""
     n = len(tree)
     if not n:
-        return []
+        return [], [], []
     clip_start, clip_end = clipped_windows(tree)
     parent = tree.parent
     # Zero-length children cannot hold the path, so they are left out (which also means two
@@ -69,8 +68,9 @@ def critical_path(tree: Tree) -> list[PathStretch]:
             found.append(i)
             kid_ends[p].append(clip_end[i])  # type: ignore[union-attr]
 
-    backwards: list[tuple[int, int, int]] = []
-    emit = backwards.append
+    nodes_back: list[int] = []
+    starts_back: list[int] = []
+    ends_back: list[int] = []
     t = clip_end[0]
     nodes = [0]
     # How many of each stacked span's sorted children are still candidates.
@@ -84,7 +84,9 @@ def critical_path(tree: Tree) -> list[PathStretch]:
             child = found[pick]
             end = clip_end[child]
             if t > end:
-                emit((node, end, t))
+                nodes_back.append(node)
+                starts_back.append(end)
+                ends_back.append(t)
             limits[-1] = pick
             below = kids[child]
             if below:
@@ -93,16 +95,22 @@ def critical_path(tree: Tree) -> list[PathStretch]:
                 t = end
             else:
                 t = clip_start[child]
-                emit((child, t, end))
+                nodes_back.append(child)
+                starts_back.append(t)
+                ends_back.append(end)
         else:
             start = clip_start[node]
             if t > start:
-                emit((node, start, t))
+                nodes_back.append(node)
+                starts_back.append(start)
+                ends_back.append(t)
             t = start
             nodes.pop()
             limits.pop()
-    backwards.reverse()
-    return backwards
+    nodes_back.reverse()
+    starts_back.reverse()
+    ends_back.reverse()
+    return nodes_back, starts_back, ends_back
 
 
 def own_times(tree: Tree, agents: list[int]) -> dict[int, int]:

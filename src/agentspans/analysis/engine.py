@@ -53,7 +53,7 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
     # A deep chain has two stretches per span: the segment is built here without a Python
     # call (``_build.segment`` is the same ``tuple.__new__``), a frame saved per stretch.
     new_segment = segment_new
-    for node, start, end in critical_path(tree):
+    for node, start, end in zip(*critical_path(tree), strict=True):
         path_self[node] = get(node, 0) + end - start
         record = records[node]
         add(
