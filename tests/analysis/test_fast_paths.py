@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentspans import semconv
-from agentspans.analysis import SpanRecord, Thresholds
+from agentspans.analysis import Finding, SpanRecord, Thresholds
 from agentspans.analysis.accounting import account, subtrees
 from agentspans.analysis.critical_path import clipped_windows, own_time_ns
-from agentspans.analysis.detectors import TraceView
+from agentspans.analysis.detectors import TraceView, ordered
 from agentspans.analysis.detectors.calls import (
     detect_prompt_heavy,
     detect_slow_llm,
@@ -194,3 +194,24 @@ def test_call_detectors_flag_what_their_helpers_flag(
     assert flagged(detect_prompt_heavy(view)) == ids(heavy)
     tools = [i for i in accounts.tool_nodes if tool_too_slow(end[i] - start[i], limits)]
     assert flagged(detect_slow_tools(view)) == ids(tools)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            Finding,
+            kind=st.sampled_from(["a", "b", "prompt_heavy"]),
+            severity=st.just("low"),
+            span_ids=st.lists(st.sampled_from(["s1", "s2", "s10"]), max_size=3).map(tuple),
+            estimated_savings_ms=st.sampled_from([0.0, -0.0, 1.5, 2.0, 1e9]),
+            message=st.just(""),
+            details=st.just({}),
+        ),
+        max_size=40,
+    )
+)
+def test_findings_ordered_as_by_one_tuple_key(found: list[Finding]) -> None:
+    expected = sorted(found, key=lambda f: (-f.estimated_savings_ms, f.kind, f.span_ids))
+    result = ordered(list(found))
+    assert [id(f) for f in result] == [id(f) for f in expected]
