@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from hypothesis import given, settings
@@ -215,3 +216,36 @@ def test_findings_ordered_as_by_one_tuple_key(found: list[Finding]) -> None:
     expected = sorted(found, key=lambda f: (-f.estimated_savings_ms, f.kind, f.span_ids))
     result = ordered(list(found))
     assert [id(f) for f in result] == [id(f) for f in expected]
+
+
+def _shape(trees: list[Tree]) -> list[tuple[object, ...]]:
+    return [
+        (t.trace_id, t.records, t.parent, t.children, t.start, t.end, t.problems) for t in trees
+    ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_forest_sorts_families_as_the_whole_input_sorted(
+    size: int, traces: int, rng: random.Random
+) -> None:
+    """``build_forest`` sorts each span's children (and the roots, and the orphans) rather than
+    the whole input: the trees are those of the input sorted first, whatever its order, with
+    duplicated span ids, orphans and cycles of parent links among the spans."""
+    records = []
+    for t in range(traces):
+        trace = f"{t:032x}"
+        group = [
+            SpanRecord(trace, r.span_id, r.parent_id, r.name, r.start_ns, r.end_ns)
+            for r in random_records(rng, size)
+        ]
+        for _ in range(rng.randrange(3)):  # rewire a parent: an orphan or a cycle
+            k = rng.randrange(len(group))
+            parent = rng.choice([*[r.span_id for r in group], "missing"])
+            group[k] = dataclasses.replace(group[k], parent_id=parent)
+        if rng.random() < 0.3:  # a span id seen twice
+            group.append(dataclasses.replace(rng.choice(group), start_ns=rng.randrange(-5, 60)))
+        records.extend(group)
+    rng.shuffle(records)
+    in_order = sorted(records, key=lambda r: (r.start_ns, r.span_id, r.end_ns))
+    assert _shape(build_forest(records)) == _shape(build_forest(in_order))
