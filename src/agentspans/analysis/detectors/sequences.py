@@ -348,7 +348,7 @@ def _report(
 def _saving(view: TraceView, run: list[int]) -> int | None:
     """What running ``run`` concurrently would save (ns), when enough to report."""
     start, end = view.tree.start, view.tree.end
-    saving = _covered(view, run) - max(end[c] - start[c] for c in run)
+    saving = _covered(view, run) - max([end[c] - start[c] for c in run])
     if saving <= 0 or ms(saving) < view.thresholds.parallelizable_min_savings_ms:
         return None
     return saving
