@@ -43,25 +43,22 @@ def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:
 
 
 def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
-    root_start = tree.start[0]
-    duration_ns = tree.end[0] - root_start
+    duration_ns = tree.end[0] - tree.start[0]
     records = tree.records
-    path_self: dict[int, int] = {}
     segments: list[Segment] = []
     add = segments.append
-    get = path_self.get
+    nodes, starts, ends = critical_path(tree)
+    on_path = [0] * len(records)
     # A deep chain has two stretches per span: the segment is built here without a Python
     # call (``_build.segment`` is the same ``tuple.__new__``), a frame saved per stretch.
+    # Tree times are ns from the root's start: the root starts at 0.
     new_segment = segment_new
-    for node, start, end in zip(*critical_path(tree), strict=True):
-        path_self[node] = get(node, 0) + end - start
+    for node, start, end in zip(nodes, starts, ends, strict=True):
+        on_path[node] += end - start
         record = records[node]
-        add(
-            new_segment(
-                Segment,
-                (record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS),
-            )
-        )
+        add(new_segment(Segment, (record.span_id, record.name, start / _MS, end / _MS)))
+    # Each span's own time on the path, in the order the spans first appear on it.
+    path_self = {node: on_path[node] for node in dict.fromkeys(nodes)}
     accounts = account(tree)
     below = subtrees(tree, accounts)
     coordinators = _coordinators(tree, accounts)
