@@ -116,6 +116,8 @@ def account(tree: Tree) -> Accounts:
         semconv.COST_USD,
     )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
+    fp_key, call_id_key = semconv.REQUEST_FINGERPRINT, semconv.GEN_AI_TOOL_CALL_ID
+    fingerprint, failed, tool_call_id = acc.fingerprint, acc.failed, acc.tool_call_id
     i = -1
     for record, p in zip(tree.records, tree.parent, strict=True):  # preorder: parents first
         i += 1
@@ -137,11 +139,18 @@ def account(tree: Tree) -> Accounts:
             agent_of[i] = i
             add_agent(i)
             operation[i] = op
-        elif op == tool_op:
+        elif op == tool_op:  # a tool span: its fingerprint, failure and tool-call id
             operation[i] = op
             is_tool[i] = True
             add_tool(i)
-            _read_tool(acc, i, record, attributes)
+            fp = attributes.get(fp_key)
+            if isinstance(fp, str) and fp:
+                fingerprint[i] = fp
+            if record.error:
+                failed.add(i)
+            call_id = attributes.get(call_id_key)
+            if call_id:
+                tool_call_id[i] = call_id
         elif type(op) is str and op in llm_ops:
             # Our own spans carry the conventions' names with valid counts: read those three
             # directly, and anything else (other names, a bad value to drop) the full way.
@@ -158,18 +167,6 @@ def account(tree: Tree) -> Accounts:
         elif isinstance(op, str):
             operation[i] = op
     return acc
-
-
-def _read_tool(acc: Accounts, i: int, record: Any, attributes: Mapping[str, Any]) -> None:
-    """A tool span's fingerprint, failure and tool-call id."""
-    fp = attributes.get(semconv.REQUEST_FINGERPRINT)
-    if isinstance(fp, str) and fp:
-        acc.fingerprint[i] = fp
-    if record.error:
-        acc.failed.add(i)
-    call_id = attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
-    if call_id:
-        acc.tool_call_id[i] = call_id
 
 
 def _valid_counts(tokens_in: Any, tokens_out: Any, cost: Any) -> bool:
