@@ -377,6 +377,20 @@ class _AgentRow:
     vram: int | None = None
 
 
+def _span_totals(
+    spans: list[int], tree: Tree, own_ns: Mapping[int, int], vram: list[int | None]
+) -> _AgentRow:
+    """One agent's row from its spans alone (integer sums: their order does not matter)."""
+    start, end, own = tree.start, tree.end, own_ns.get
+    peaks = [peak for i in spans if (peak := vram[i]) is not None]
+    return _AgentRow(
+        calls=len(spans),
+        duration_ns=sum([end[i] - start[i] for i in spans]),
+        own_ns=sum([own(i, 0) for i in spans]),
+        vram=max(peaks) if peaks else None,
+    )
+
+
 def agent_summaries(
     tree: Tree, accounts: Accounts, own_ns: Mapping[int, int], subtree: Subtrees
 ) -> list[AgentSummary]:
@@ -384,25 +398,24 @@ def agent_summaries(
     itself (those whose nearest agent span is one of its own; its sub-agents have their own
     rows), so the rows add up to the totals less the calls made outside any agent."""
 
-    rows: dict[str, _AgentRow] = {}
     names: dict[int, str] = {}
-    records, start, end, vram = tree.records, tree.start, tree.end, subtree.vram_peak
-    name_key = semconv.GEN_AI_AGENT_NAME
+    spans_of: dict[str, list[int]] = {}  # each name's agent spans, names in first-seen order
+    records, name_key = tree.records, semconv.GEN_AI_AGENT_NAME
     for i in accounts.agent_nodes:  # a deep delegation chain has one per span
         record = records[i]
         name = record.attributes.get(name_key)  # agent_name, inlined
         if not (isinstance(name, str) and name):
             name = record.name
         names[i] = name
-        row = rows.get(name)
-        if row is None:
-            row = rows[name] = _AgentRow()
-        row.calls += 1
-        row.duration_ns += end[i] - start[i]
-        row.own_ns += own_ns.get(i, 0)
-        peak = vram[i]
-        if peak is not None and (row.vram is None or peak > row.vram):
-            row.vram = peak
+        spans = spans_of.get(name)
+        if spans is None:
+            spans_of[name] = [i]
+        else:
+            spans.append(i)
+    rows = {
+        name: _span_totals(spans, tree, own_ns, subtree.vram_peak)
+        for name, spans in spans_of.items()
+    }
     for i in accounts.llm_nodes:
         owner = accounts.agent_of[i]
         if owner >= 0:
