@@ -18,6 +18,7 @@ from typing import Any
 
 from agentspans import semconv
 from agentspans.analysis._build import rollup as make_rollup
+from agentspans.analysis._build import rollups as make_rollups
 from agentspans.analysis.forest import Tree
 from agentspans.analysis.model import AgentSummary, Rollup, Totals
 from agentspans.llm_span import MAX_COUNT, LlmCall, count, read_llm_call
@@ -115,6 +116,8 @@ def account(tree: Tree) -> Accounts:
         semconv.COST_USD,
     )
     vram_key, utilization_key = semconv.VRAM_PEAK_BYTES, semconv.VRAM_UTILIZATION_PEAK
+    fp_key, call_id_key = semconv.REQUEST_FINGERPRINT, semconv.GEN_AI_TOOL_CALL_ID
+    fingerprint, failed, tool_call_id = acc.fingerprint, acc.failed, acc.tool_call_id
     i = -1
     for record, p in zip(tree.records, tree.parent, strict=True):  # preorder: parents first
         i += 1
@@ -136,11 +139,18 @@ def account(tree: Tree) -> Accounts:
             agent_of[i] = i
             add_agent(i)
             operation[i] = op
-        elif op == tool_op:
+        elif op == tool_op:  # a tool span: its fingerprint, failure and tool-call id
             operation[i] = op
             is_tool[i] = True
             add_tool(i)
-            _read_tool(acc, i, record, attributes)
+            fp = attributes.get(fp_key)
+            if isinstance(fp, str) and fp:
+                fingerprint[i] = fp
+            if record.error:
+                failed.add(i)
+            call_id = attributes.get(call_id_key)
+            if call_id:
+                tool_call_id[i] = call_id
         elif type(op) is str and op in llm_ops:
             # Our own spans carry the conventions' names with valid counts: read those three
             # directly, and anything else (other names, a bad value to drop) the full way.
@@ -157,18 +167,6 @@ def account(tree: Tree) -> Accounts:
         elif isinstance(op, str):
             operation[i] = op
     return acc
-
-
-def _read_tool(acc: Accounts, i: int, record: Any, attributes: Mapping[str, Any]) -> None:
-    """A tool span's fingerprint, failure and tool-call id."""
-    fp = attributes.get(semconv.REQUEST_FINGERPRINT)
-    if isinstance(fp, str) and fp:
-        acc.fingerprint[i] = fp
-    if record.error:
-        acc.failed.add(i)
-    call_id = attributes.get(semconv.GEN_AI_TOOL_CALL_ID)
-    if call_id:
-        acc.tool_call_id[i] = call_id
 
 
 def _valid_counts(tokens_in: Any, tokens_out: Any, cost: Any) -> bool:
@@ -264,6 +262,19 @@ class Subtrees:
     priced_calls: list[int]
     vram_peak: list[int | None]
 
+    def rollups(self, span_ids: list[str], nodes: list[int]) -> dict[str, Rollup]:
+        """The rollups of ``nodes``, by span id (``rollup``'s, in one loop)."""
+        columns = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cost,
+            self.llm_calls,
+            self.tool_calls,
+            self.priced_calls,
+            self.vram_peak,
+        )
+        return make_rollups(span_ids, nodes, columns)
+
     def rollup(self, i: int) -> Rollup:
         return make_rollup(
             self.input_tokens[i],
@@ -297,7 +308,33 @@ def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
             priced[i] = 1
     for i in accounts.tool_nodes:
         tool_calls[i] = 1
-    for i in range(n - 1, 0, -1):  # reverse preorder: children before parents
+    if accounts.llm_nodes:
+        _fold_calls(parent, inputs, outputs, cost, llm_calls, tool_calls, priced)
+    elif accounts.tool_nodes:  # no LLM call: their columns stay zero, only the tools add up
+        for i in range(n - 1, 0, -1):
+            tool_calls[parent[i]] += tool_calls[i]
+    if vram.count(None) < n:  # some span measured its GPU memory
+        for i in range(n - 1, 0, -1):
+            v = vram[i]
+            if v is not None:
+                p = parent[i]
+                pv = vram[p]
+                if pv is None or v > pv:
+                    vram[p] = v
+    return Subtrees(inputs, outputs, cost, llm_calls, tool_calls, priced, vram)
+
+
+def _fold_calls(
+    parent: list[int],
+    inputs: list[int],
+    outputs: list[int],
+    cost: list[float],
+    llm_calls: list[int],
+    tool_calls: list[int],
+    priced: list[int],
+) -> None:
+    """Each span's call counts folded into its parent's, children before parents."""
+    for i in range(len(parent) - 1, 0, -1):  # reverse preorder: children before parents
         p = parent[i]
         inputs[p] += inputs[i]
         outputs[p] += outputs[i]
@@ -305,12 +342,6 @@ def subtrees(tree: Tree, accounts: Accounts) -> Subtrees:
         llm_calls[p] += llm_calls[i]
         tool_calls[p] += tool_calls[i]
         priced[p] += priced[i]
-        v = vram[i]
-        if v is not None:
-            pv = vram[p]
-            if pv is None or v > pv:
-                vram[p] = v
-    return Subtrees(inputs, outputs, cost, llm_calls, tool_calls, priced, vram)
 
 
 def totals_of(rollup: Rollup) -> Totals:
@@ -346,6 +377,20 @@ class _AgentRow:
     vram: int | None = None
 
 
+def _span_totals(
+    spans: list[int], tree: Tree, own_ns: Mapping[int, int], vram: list[int | None]
+) -> _AgentRow:
+    """One agent's row from its spans alone (integer sums: their order does not matter)."""
+    start, end, own = tree.start, tree.end, own_ns.get
+    peaks = [peak for i in spans if (peak := vram[i]) is not None]
+    return _AgentRow(
+        calls=len(spans),
+        duration_ns=sum([end[i] - start[i] for i in spans]),
+        own_ns=sum([own(i, 0) for i in spans]),
+        vram=max(peaks) if peaks else None,
+    )
+
+
 def agent_summaries(
     tree: Tree, accounts: Accounts, own_ns: Mapping[int, int], subtree: Subtrees
 ) -> list[AgentSummary]:
@@ -353,25 +398,24 @@ def agent_summaries(
     itself (those whose nearest agent span is one of its own; its sub-agents have their own
     rows), so the rows add up to the totals less the calls made outside any agent."""
 
-    rows: dict[str, _AgentRow] = {}
     names: dict[int, str] = {}
-    records, start, end, vram = tree.records, tree.start, tree.end, subtree.vram_peak
-    name_key = semconv.GEN_AI_AGENT_NAME
+    spans_of: dict[str, list[int]] = {}  # each name's agent spans, names in first-seen order
+    records, name_key = tree.records, semconv.GEN_AI_AGENT_NAME
     for i in accounts.agent_nodes:  # a deep delegation chain has one per span
         record = records[i]
         name = record.attributes.get(name_key)  # agent_name, inlined
         if not (isinstance(name, str) and name):
             name = record.name
         names[i] = name
-        row = rows.get(name)
-        if row is None:
-            row = rows[name] = _AgentRow()
-        row.calls += 1
-        row.duration_ns += end[i] - start[i]
-        row.own_ns += own_ns.get(i, 0)
-        peak = vram[i]
-        if peak is not None and (row.vram is None or peak > row.vram):
-            row.vram = peak
+        spans = spans_of.get(name)
+        if spans is None:
+            spans_of[name] = [i]
+        else:
+            spans.append(i)
+    rows = {
+        name: _span_totals(spans, tree, own_ns, subtree.vram_peak)
+        for name, spans in spans_of.items()
+    }
     for i in accounts.llm_nodes:
         owner = accounts.agent_of[i]
         if owner >= 0:

@@ -21,47 +21,40 @@ from bisect import bisect_right
 
 from agentspans.analysis.forest import Tree
 
-# (tree index, start_ns, end_ns): the span was doing its own work on the path then. A tuple,
-# not a dataclass: a deep chain has two stretches per span.
-PathStretch = tuple[int, int, int]
 
-
-def clipped_windows(tree: Tree) -> tuple[list[int], list[int], list[bool]]:
-    """Each span's window clipped to its parent's clipped window, and whether it survived."""
-    n = len(tree)
-    starts, ends, parent = tree.start, tree.end, tree.parent
-    clip_start = [0] * n
-    clip_end = [0] * n
-    kept = [True] * n
-    if n:
-        clip_start[0], clip_end[0] = starts[0], ends[0]
-    for i in range(1, n):  # preorder: every parent comes before its children
+def clipped_windows(tree: Tree) -> tuple[list[int], list[int]]:
+    """Each span's window clipped to its parent's clipped window. A span wholly outside its
+    parent's window comes out inverted (its start after its end), and so does everything under
+    it, clipped to that: the spans the rule drops are those with ``start > end``."""
+    starts, parent = tree.start, tree.parent
+    clip_start = starts[:]
+    clip_end = tree.end[:]
+    for i in range(1, len(parent)):  # preorder: every parent comes before its children
         p = parent[i]
-        if not kept[p]:
-            kept[i] = False
-            continue
-        s = starts[i] if starts[i] > clip_start[p] else clip_start[p]
-        e = ends[i] if ends[i] < clip_end[p] else clip_end[p]
-        if s > e:
-            kept[i] = False
-        else:
-            clip_start[i], clip_end[i] = s, e
-    return clip_start, clip_end, kept
+        if clip_start[i] < clip_start[p]:
+            clip_start[i] = clip_start[p]
+        if clip_end[i] > clip_end[p]:
+            clip_end[i] = clip_end[p]
+    return clip_start, clip_end
 
 
-def critical_path(tree: Tree) -> list[PathStretch]:
-    """The path's stretches in chronological order; together they tile the root's window."""
+def critical_path(tree: Tree) -> tuple[list[int], list[int], list[int]]:
+    """The path's stretches in chronological order, as columns: the span, and the start and
+    end of its stretch (ns from the root's start). Together they tile the root's window.
+    Columns rather than a tuple per stretch: no container to allocate (and for the cyclic
+    collector to count) per stretch, and ``zip`` reads them back without one either."""
     n = len(tree)
     if not n:
-        return []
-    clip_start, clip_end, kept = clipped_windows(tree)
+        return [], [], []
+    clip_start, clip_end = clipped_windows(tree)
     parent = tree.parent
     # Zero-length children cannot hold the path, so they are left out (which also means two
     # stretches of one span are never adjacent). Siblings sit in the tree in (start, span id)
     # order, so taking spans in reverse tree order and sorting them (stably) by end leaves each
     # span's children in ascending (end, -start, -id) order: the last one with end <= t is the
     # rule's pick, ties going to the earliest start, then the lowest span id.
-    order = [i for i in range(n - 1, 0, -1) if kept[i] and clip_end[i] > clip_start[i]]
+    # Dropped spans (inverted windows) are left out with them.
+    order = [i for i in range(n - 1, 0, -1) if clip_end[i] > clip_start[i]]
     order.sort(key=clip_end.__getitem__)
     kids: list[list[int] | None] = [None] * n
     kid_ends: list[list[int] | None] = [None] * n
@@ -75,8 +68,9 @@ def critical_path(tree: Tree) -> list[PathStretch]:
             found.append(i)
             kid_ends[p].append(clip_end[i])  # type: ignore[union-attr]
 
-    backwards: list[tuple[int, int, int]] = []
-    emit = backwards.append
+    nodes_back: list[int] = []
+    starts_back: list[int] = []
+    ends_back: list[int] = []
     t = clip_end[0]
     nodes = [0]
     # How many of each stacked span's sorted children are still candidates.
@@ -90,7 +84,9 @@ def critical_path(tree: Tree) -> list[PathStretch]:
             child = found[pick]
             end = clip_end[child]
             if t > end:
-                emit((node, end, t))
+                nodes_back.append(node)
+                starts_back.append(end)
+                ends_back.append(t)
             limits[-1] = pick
             below = kids[child]
             if below:
@@ -99,16 +95,42 @@ def critical_path(tree: Tree) -> list[PathStretch]:
                 t = end
             else:
                 t = clip_start[child]
-                emit((child, t, end))
+                nodes_back.append(child)
+                starts_back.append(t)
+                ends_back.append(end)
         else:
             start = clip_start[node]
             if t > start:
-                emit((node, start, t))
+                nodes_back.append(node)
+                starts_back.append(start)
+                ends_back.append(t)
             t = start
             nodes.pop()
             limits.pop()
-    backwards.reverse()
-    return backwards
+    nodes_back.reverse()
+    starts_back.reverse()
+    ends_back.reverse()
+    return nodes_back, starts_back, ends_back
+
+
+def own_times(tree: Tree, agents: list[int]) -> dict[int, int]:
+    """``own_time_ns`` of the root and of each span in ``agents`` (in tree order, root first):
+    a span with no child or one (every agent of a delegation chain) without a call."""
+    starts, ends, children = tree.start, tree.end, tree.children.get
+    own = {0: own_time_ns(tree, 0)}
+    for node in agents:
+        kids = children(node)
+        start, end = starts[node], ends[node]
+        if not kids:
+            own[node] = end - start
+        elif len(kids) == 1:
+            child = kids[0]
+            s = starts[child] if starts[child] > start else start
+            e = ends[child] if ends[child] < end else end
+            own[node] = (end - start) - (e - s if e > s else 0)
+        else:
+            own[node] = own_time_ns(tree, node)
+    return own
 
 
 def own_time_ns(tree: Tree, node: int) -> int:
@@ -123,6 +145,31 @@ def own_time_ns(tree: Tree, node: int) -> int:
         s = starts[child] if starts[child] > start else start
         e = ends[child] if ends[child] < end else end
         return (end - start) - (e - s if e > s else 0)
+    # Siblings sit in the tree in start order, and clipping to the parent's window keeps that
+    # order: the union is merged in one pass, without a list of windows or a sort. Should a
+    # child start before the current run (not in start order), the general way takes over.
+    covered = 0
+    run_start = run_end = start
+    for child in kids:
+        s = starts[child] if starts[child] > start else start
+        e = ends[child] if ends[child] < end else end
+        if e <= s:
+            continue
+        if s > run_end:
+            covered += run_end - run_start
+            run_start, run_end = s, e
+        elif s < run_start:
+            return _own_time_unordered(starts, ends, start, end, kids)
+        elif e > run_end:
+            run_end = e
+    covered += run_end - run_start
+    return (end - start) - covered
+
+
+def _own_time_unordered(
+    starts: list[int], ends: list[int], start: int, end: int, kids: list[int]
+) -> int:
+    """``own_time_ns`` for children in any order: their clipped windows sorted, then merged."""
     spans = []
     for child in kids:
         s = starts[child] if starts[child] > start else start

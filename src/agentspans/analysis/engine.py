@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from agentspans.analysis._build import segment_new
 from agentspans.analysis.accounting import Accounts, account, agent_summaries, subtrees, totals_of
-from agentspans.analysis.critical_path import critical_path, own_time_ns
+from agentspans.analysis.critical_path import critical_path, own_times
 from agentspans.analysis.detectors import TraceView, find
 from agentspans.analysis.forest import Tree, build_forest
 from agentspans.analysis.model import Segment, SpanRecord, TraceAnalysis
@@ -43,39 +43,36 @@ def _coordinators(tree: Tree, accounts: Accounts) -> list[int]:
 
 
 def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
-    root_start = tree.start[0]
-    duration_ns = tree.end[0] - root_start
+    duration_ns = tree.end[0] - tree.start[0]
     records = tree.records
-    path_self: dict[int, int] = {}
     segments: list[Segment] = []
     add = segments.append
-    get = path_self.get
+    nodes, starts, ends = critical_path(tree)
+    on_path = [0] * len(records)
     # A deep chain has two stretches per span: the segment is built here without a Python
     # call (``_build.segment`` is the same ``tuple.__new__``), a frame saved per stretch.
+    # Tree times are ns from the root's start: the root starts at 0.
     new_segment = segment_new
-    for node, start, end in critical_path(tree):
-        path_self[node] = get(node, 0) + end - start
+    for node, start, end in zip(nodes, starts, ends, strict=True):
+        on_path[node] += end - start
         record = records[node]
-        add(
-            new_segment(
-                Segment,
-                (record.span_id, record.name, (start - root_start) / _MS, (end - root_start) / _MS),
-            )
-        )
+        add(new_segment(Segment, (record.span_id, record.name, start / _MS, end / _MS)))
+    # Each span's own time on the path, in the order the spans first appear on it.
+    path_self = {node: on_path[node] for node in dict.fromkeys(nodes)}
     accounts = account(tree)
     below = subtrees(tree, accounts)
     coordinators = _coordinators(tree, accounts)
-    own = {i: own_time_ns(tree, i) for i in (0, *accounts.agent_nodes)}
-    overhead = sum(own[i] for i in coordinators)
+    own = own_times(tree, accounts.agent_nodes)
+    overhead = sum([own[i] for i in coordinators])
     view = TraceView(
         tree, accounts, below, limits, duration_ns, path_self, own, coordinators, overhead
     )
-    rollups = {records[0].span_id: below.rollup(0)}
-    for i in accounts.agent_nodes:
-        rollups[records[i].span_id] = below.rollup(i)
+    span_ids = [r.span_id for r in records]
+    # The root's first, then every agent span's (the root's again when it is one: equal).
+    rollups = below.rollups(span_ids, [0, *accounts.agent_nodes])
     return TraceAnalysis(
         trace_id=tree.trace_id,
-        root_span_id=records[0].span_id,
+        root_span_id=span_ids[0],
         duration_ms=duration_ns / 1e6,
         critical_path=tuple(segments),
         coordination_overhead_ms=overhead / 1e6,
@@ -83,7 +80,7 @@ def analyze_tree(tree: Tree, limits: Thresholds) -> TraceAnalysis:
         agents=tuple(agent_summaries(tree, accounts, own, below)),
         findings=find(view),
         problems=tuple(tree.problems),
-        path_self_ms={records[i].span_id: ns / 1e6 for i, ns in path_self.items()},
+        path_self_ms={span_ids[i]: ns / 1e6 for i, ns in path_self.items()},
         rollups=rollups,
-        span_ids=tuple([r.span_id for r in records]),  # via a list: faster than a generator
+        span_ids=tuple(span_ids),
     )

@@ -81,21 +81,21 @@ def build_forest(records: Sequence[SpanRecord]) -> list[Tree]:
         lone = _lone_tree(records[0])
         if lone is not None:
             return [lone]
-    # In (start, span id, end) order, so siblings, roots and the copy of a duplicated span that
-    # is kept do not depend on the order the input came in.
-    ordered = _sorted(records)
-    traces = set(map(_trace, ordered))
+    # Siblings, roots and the copy of a duplicated span that is kept go by (start, span id,
+    # end), so that they do not depend on the order the input came in. Only each span's
+    # children are sorted (and roots and orphans), not the whole input: a chain has nothing to
+    # sort, and many small families sort faster than one long list.
+    traces = set(map(_trace, records))
     if len(traces) == 1:  # the usual case: one trace, one group, no per-record grouping
-        return _trace_trees(traces.pop(), ordered)
+        return _trace_trees(traces.pop(), records)
     by_trace: dict[str, list[SpanRecord]] = {}
-    for record in ordered:
+    for record in records:
         group = by_trace.get(record.trace_id)
         if group is None:
             by_trace[record.trace_id] = [record]
         else:
             group.append(record)
-    # Each group is in start order already: its first record starts earliest.
-    groups = sorted(by_trace.items(), key=lambda item: (item[1][0].start_ns, item[0]))
+    groups = sorted(by_trace.items(), key=lambda item: (min(map(_start, item[1])), item[0]))
     forest: list[Tree] = []
     for trace_id, group in groups:
         forest.extend(_trace_trees(trace_id, group))
@@ -125,13 +125,17 @@ class _Index:
     children: dict[str, list[SpanRecord]] = field(default_factory=dict)
 
 
-def _index(group: list[SpanRecord]) -> _Index:
-    """One pass over the records, then one over the (far fewer) parent ids."""
+def _index(group: Sequence[SpanRecord], ordered: bool) -> _Index | None:
+    """One pass over the records, then one over the (far fewer) parent ids. ``ordered``: the
+    records are in :data:`_order`; otherwise each family is sorted into it afterwards, and a
+    span id seen twice returns None (the copy kept depends on the order: sort, and ask again)."""
     index = _Index()
     spans, repeats, children = index.spans, index.repeats, index.children
     for record in group:
         span_id = record.span_id
         if span_id in spans:
+            if not ordered:
+                return None
             repeats[span_id] = repeats.get(span_id, 1) + 1
             continue
         spans[span_id] = record
@@ -154,9 +158,21 @@ def _index(group: list[SpanRecord]) -> _Index:
                 # or from several processes' files) joins the trees; one that is not makes a
                 # local root. A missing local parent makes an orphan.
                 (index.roots if record.parent_is_remote else index.orphans).append(record)
+    if absent or not ordered:
         index.roots.sort(key=_order)
         index.orphans.sort(key=_order)
+    if not ordered:
+        _order_families(children)
     return index
+
+
+def _order_families(children: dict[str, list[SpanRecord]]) -> None:
+    """Each span's children into :data:`_order` (span ids are unique here: a total order)."""
+    for parent_id, kids in children.items():
+        if len(kids) > 32:  # integer keys first (see _sorted): a wide parent's thousands
+            children[parent_id] = _sorted(kids)
+        elif len(kids) > 1:
+            kids.sort(key=_order)
 
 
 def _orphan_tree(trace_id: str, orphan: SpanRecord, index: _Index) -> Tree:
@@ -177,7 +193,7 @@ def _cycle_trees(trace_id: str, index: _Index, trees: list[Tree]) -> list[Tree]:
     the walk check."""
     seen = {record.span_id for tree in trees for record in tree.records}
     cut: list[Tree] = []
-    for record in index.spans.values():
+    for record in _sorted([r for r in index.spans.values() if r.span_id not in seen]):
         if record.span_id in seen:
             continue
         tree = _grow(trace_id, record, index.children, seen)
@@ -211,8 +227,11 @@ def _trace_problems(trace_id: str, index: _Index) -> list[str]:
     return problems
 
 
-def _trace_trees(trace_id: str, group: list[SpanRecord]) -> list[Tree]:
-    index = _index(group)
+def _trace_trees(trace_id: str, group: Sequence[SpanRecord]) -> list[Tree]:
+    index = _index(group, False)
+    if index is None:  # a span id seen twice: the records in order decide which copy is kept
+        index = _index(_sorted(group), True)
+        assert index is not None
     trees = [_grow(trace_id, root, index.children) for root in index.roots]
     trees.extend(_orphan_tree(trace_id, orphan, index) for orphan in index.orphans)
     if sum(len(tree) for tree in trees) < len(index.spans):
@@ -268,24 +287,17 @@ def _walk(
     children (tree indices) into ``children``. Every span has one parent, so from a real root
     no span is met twice. The first child is walked into directly and only its later siblings
     wait on the stack: a chain (a deep delegation) never touches it."""
-    stack: list[SpanRecord] = [root]
-    stack_parents = [-1]
+    stack: list[SpanRecord] = []
+    stack_parents: list[int] = []
     pop, pop_parent = stack.pop, stack_parents.pop
     add_record, add_parent = records.append, parent.append
-    kids_of, siblings_of = children_of.get, children.get
+    kids_of = children_of.get
     index = 0
-    while stack:
-        record = pop()
-        p = pop_parent()
+    record, p = root, -1
+    while True:
         while True:
             add_record(record)
             add_parent(p)
-            if p >= 0:
-                siblings = siblings_of(p)
-                if siblings is None:
-                    children[p] = [index]
-                else:
-                    siblings.append(index)
             p = index
             index += 1
             kids = kids_of(record.span_id)
@@ -294,7 +306,13 @@ def _walk(
             if len(kids) > 1:
                 stack.extend(kids[:0:-1])  # the later siblings, the second on top
                 stack_parents.extend([p] * (len(kids) - 1))
+            children[p] = [index]  # the first child: walked into next, at ``index``
             record = kids[0]
+        if not stack:
+            break
+        record = pop()
+        p = pop_parent()
+        children[p].append(index)  # a later sibling: its parent's list has the first
 
 
 def _walk_cut(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentspans.analysis._build import finding as make_finding
 from agentspans.analysis.accounting import Accounts, Subtrees
 from agentspans.analysis.detectors._links import Links, read_links
 from agentspans.analysis.forest import Tree
@@ -124,7 +125,7 @@ class TraceView:
         # Through a list comprehension: a finding can name thousands of spans, and a generator
         # with a span_id() call per node costs more.
         span_ids = tuple([records[n].span_id for n in nodes])
-        return Finding(kind, severity, span_ids, ms(saving_ns), message, details)
+        return make_finding(kind, severity, span_ids, ms(saving_ns), message, details)
 
 
 _ORDER = {"low": 0, "medium": 1, "high": 2}

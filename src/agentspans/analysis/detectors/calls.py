@@ -83,10 +83,19 @@ def detect_prompt_heavy(view: TraceView) -> list[Finding]:
         accounts.context_window,
     )
     findings = []
+    min_input, min_ratio = limits.prompt_heavy_min_input_tokens, limits.prompt_heavy_ratio
     for i in accounts.llm_nodes:
         tokens_in = inputs[i]
         tokens_out = outputs[i] or 0
         window = windows.get(i)
+        # Without a context window only the input/output ratio can flag a call: prompt_weight's
+        # test for it, inlined, passes over the calls it cannot flag without a call.
+        if window is None and (
+            not tokens_in
+            or tokens_in < min_input
+            or (tokens_out and tokens_in / tokens_out < min_ratio)
+        ):
+            continue
         weight = prompt_weight(operation[i], tokens_in, tokens_out, window, limits)
         if weight is None:
             continue
@@ -129,10 +138,21 @@ def detect_slow_llm(view: TraceView) -> list[Finding]:
     )
     limit_ns = limits.slow_llm_call_ms * 1e6
     min_speed = limits.slow_llm_tokens_per_s
+    # Calls within the time limit are passed over unless their output speed is too low
+    # (llm_slowness's tests, inlined: most calls are neither).
+    min_output = max(limits.slow_llm_min_output_tokens, 1)
     findings = []
     for i in accounts.llm_nodes:
         duration = end[i] - start[i]
         tokens_out = outputs[i] or 0
+        if duration <= limit_ns:  # flagged only when too slow
+            if not min_speed or tokens_out < min_output:
+                continue
+            speed = speeds.get(i)
+            if speed is None:  # no speed without a duration: passed over
+                speed = tokens_out / (duration / 1e9) if duration > 0 else min_speed
+            if speed >= min_speed:
+                continue
         slowness = llm_slowness(duration, tokens_out, speeds.get(i), limits)
         if slowness is None:
             continue
@@ -167,9 +187,10 @@ def detect_slow_tools(view: TraceView) -> list[Finding]:
     accounts, limits = view.accounts, view.thresholds
     start, end = view.tree.start, view.tree.end
     findings = []
+    limit_ns = limits.slow_tool_call_ms * 1e6  # tool_too_slow's test, inlined: one per tool
     for i in accounts.tool_nodes:
         duration = end[i] - start[i]
-        if not tool_too_slow(duration, limits):
+        if not duration > limit_ns:
             continue
         saving = duration - limits.slow_tool_call_ms * 1e6
         findings.append(

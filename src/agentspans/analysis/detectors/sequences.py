@@ -103,7 +103,7 @@ def _sibling_runs(
 ) -> None:
     """Patterns 2 and 3 among one parent's children ``steps`` (in start order)."""
     accounts, start, end = view.accounts, view.tree.start, view.tree.end
-    is_llm, is_agent = accounts.llm, accounts.agent
+    is_llm, is_agent, is_tool = accounts.llm, accounts.agent, accounts.tool
     # This loop runs once per sibling (a wide trace has thousands): _close is called only for
     # a run long enough to report (its own first test), and the id chain is followed only where
     # some request carried results back (without any, no call needs another's output).
@@ -129,10 +129,15 @@ def _sibling_runs(
         if model >= 0 and is_agent[step]:
             model = -1  # a delegation between: the tools after it are not the response's alone
         if overlaps or step in excluded:
-            _end_run(view, parent, run, findings, model, chain, min_calls)
-            run = []
+            if run:  # an empty run has nothing to end
+                _end_run(view, parent, run, findings, model, chain, min_calls)
+                run = []
             continue
-        if run and not _joins(view, run[-1], step, chain):
+        # Tool after tool with no id chain to follow always joins: _joins's answer, inlined.
+        if run and not (
+            (is_tool[run[-1]] and is_tool[step] and chain is None)
+            or _joins(view, run[-1], step, chain)
+        ):
             _end_run(view, parent, run, findings, model, chain, min_calls)
             run = []
         run.append(step)
@@ -343,7 +348,7 @@ def _report(
 def _saving(view: TraceView, run: list[int]) -> int | None:
     """What running ``run`` concurrently would save (ns), when enough to report."""
     start, end = view.tree.start, view.tree.end
-    saving = _covered(view, run) - max(end[c] - start[c] for c in run)
+    saving = _covered(view, run) - max([end[c] - start[c] for c in run])
     if saving <= 0 or ms(saving) < view.thresholds.parallelizable_min_savings_ms:
         return None
     return saving
