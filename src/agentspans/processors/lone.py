@@ -48,13 +48,7 @@ def lone_annotations_of(
 ) -> dict[str, Any] | None:
     """:func:`lone_annotations` with the span's LLM call already read (enrichment reads it:
     ``read_llm_call(attributes)``, None for no LLM call)."""
-    fields = span.__dict__ if type(span) is ReadableSpan else None
-    if fields is not None and "_parent" in fields and "_end_time" in fields:
-        # The SDK span's fields as its properties return them, without four property calls.
-        start, end = fields["_start_time"], fields["_end_time"]
-        context, parent = fields["_context"], fields["_parent"]
-    else:
-        start, end, context, parent = span.start_time, span.end_time, span.context, span.parent
+    start, end, context, parent = _place(span)
     if start is None or end is None or end <= start or context is None:
         return None
     if parent is not None and not parent.is_remote:
@@ -99,6 +93,15 @@ def lone_annotations_of(
         cost,
         vram_peak,
     )
+
+
+def _place(span: ReadableSpan) -> tuple[int | None, int | None, Any, Any]:
+    """The span's start, end, context and parent: an SDK span's fields as its properties
+    return them, without four property calls."""
+    fields = span.__dict__ if type(span) is ReadableSpan else None
+    if fields is not None and "_parent" in fields and "_end_time" in fields:
+        return fields["_start_time"], fields["_end_time"], fields["_context"], fields["_parent"]
+    return span.start_time, span.end_time, span.context, span.parent
 
 
 def _attributes(
