@@ -31,6 +31,7 @@ def test_unknown_name_lists_the_accepted_ones() -> None:
         ("slow_tool_call_ms", float("nan"), "finite"),
         ("slow_tool_call_ms", True, "expected a number"),
         ("parallelizable_min_calls", 2.5, "whole number"),
+        ("parallelizable_min_calls", 0, "whole number >= 1"),
         ("cost_hotspot_share", 1.5, "share between 0 and 1"),
     ],
 )
@@ -58,3 +59,25 @@ def test_docs_list_every_threshold_with_its_default() -> None:
     for name, default in Thresholds().as_dict().items():
         assert name in rows, f"docs/analysis.md lacks threshold {name}"
         assert float(rows[name]) == default, name
+
+
+def test_a_sequence_threshold_of_zero_made_directly_reads_as_one() -> None:
+    # from_mapping refuses 0; a Thresholds built directly with it once made analyze() raise
+    # IndexError on an empty run. It now means what 1 means: a run has at least one call.
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from analysis_scaling import mixed, wide
+
+    from agentspans.analysis import analyze
+
+    kinds = set()
+    for shape in (mixed, wide):
+        records = shape(300, random.Random(7))
+        zero = analyze(records, Thresholds(parallelizable_min_calls=0))
+        one = analyze(records, Thresholds(parallelizable_min_calls=1))
+        assert zero == one
+        kinds.update(f.kind for f in one[0].findings)
+    assert "parallelizable_sequence" in kinds

@@ -27,6 +27,10 @@ _SHARES = frozenset(
 )
 
 
+# Counts of calls that must be at least 1 to mean anything.
+_AT_LEAST_ONE = frozenset({"parallelizable_min_calls"})
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """When each detector speaks up. Durations in milliseconds, shares in [0, 1]."""
@@ -114,6 +118,8 @@ def _parse(key: str, raw: Any, *, integer: bool) -> float:
         raise ValueError(f"threshold {key}={raw!r}: expected {kind}") from None
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"threshold {key}={raw!r}: expected a finite {kind} >= 0")
+    if key in _AT_LEAST_ONE and value < 1:
+        raise ValueError(f"threshold {key}={raw!r}: expected {kind} >= 1 (a sequence has a call)")
     if key in _SHARES and value > 1:
         raise ValueError(f"threshold {key}={raw!r}: expected a share between 0 and 1")
     if integer:

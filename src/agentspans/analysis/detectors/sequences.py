@@ -57,7 +57,7 @@ def detect(view: TraceView) -> list[Finding]:
     retrying = {node for chain in retry_chains(view) for node in chain}
     findings, matched = _batches(view, retrying)
     accounts = view.accounts
-    min_calls = view.thresholds.parallelizable_min_calls
+    min_calls = _min_calls(view)
     excluded = retrying | matched
     llm, tool, agent = accounts.llm, accounts.tool, accounts.agent
     for parent, kids in view.tree.children.items():
@@ -76,7 +76,7 @@ def _batches(view: TraceView, retrying: set[int]) -> tuple[list[Finding], set[in
     findings: list[Finding] = []
     matched: set[int] = set()
     start = view.tree.start
-    min_calls = view.thresholds.parallelizable_min_calls
+    min_calls = _min_calls(view)
     for llm, asked in links.asked.items():
         tools = [links.executor[c] for c in asked if c in links.executor]
         # An id several responses asked for is no evidence of which one the tool served.
@@ -107,7 +107,7 @@ def _sibling_runs(
     # This loop runs once per sibling (a wide trace has thousands): _close is called only for
     # a run long enough to report (its own first test), and the id chain is followed only where
     # some request carried results back (without any, no call needs another's output).
-    min_calls = view.thresholds.parallelizable_min_calls
+    min_calls = _min_calls(view)
     links = view.links()
     chain = _RunLinks(links) if links.carried else None
     run: list[int] = []
@@ -183,10 +183,16 @@ def _same_kind(view: TraceView, previous: int, step: int) -> bool:
     )
 
 
+def _min_calls(view: TraceView) -> int:
+    """The threshold, at least 1: a run has a call, and a ``Thresholds`` made directly with 0
+    (``from_mapping`` refuses it) must not make an empty run a finding."""
+    return max(view.thresholds.parallelizable_min_calls, 1)
+
+
 def _close(
     view: TraceView, parent: int, run: list[int], findings: list[Finding], model: int
 ) -> None:
-    if len(run) < view.thresholds.parallelizable_min_calls:
+    if len(run) < _min_calls(view):
         return
     if view.accounts.agent[run[0]]:
         if not _linked(view, run):
