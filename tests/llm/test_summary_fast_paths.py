@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import pytest
 from openai.types.chat import ChatCompletion
 from openai.types.completion_usage import CompletionUsage
 
@@ -16,6 +15,11 @@ from agentspans.wrappers._fields import as_int, field_of
 from agentspans.wrappers._llm import Usage
 from agentspans.wrappers.litellm import CompletionReader, EmbeddingReader
 from agentspans.wrappers.openai import CHAT_READER, chat_usage
+
+pytest.importorskip("hypothesis")  # not in the oldest-clients environment
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def reference_usage(usage: Any) -> Usage:
