@@ -95,11 +95,14 @@ def lone_annotations_of(
     )
 
 
+_PLACE_FIELDS = frozenset({"_start_time", "_end_time", "_context", "_parent"})
+
+
 def _place(span: ReadableSpan) -> tuple[int | None, int | None, Any, Any]:
     """The span's start, end, context and parent: an SDK span's fields as its properties
     return them, without four property calls."""
     fields = span.__dict__ if type(span) is ReadableSpan else None
-    if fields is not None and "_parent" in fields and "_end_time" in fields:
+    if fields is not None and fields.keys() >= _PLACE_FIELDS:
         return fields["_start_time"], fields["_end_time"], fields["_context"], fields["_parent"]
     return span.start_time, span.end_time, span.context, span.parent
 

@@ -71,6 +71,13 @@ def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
     )
 
 
+# The SDK ReadableSpan's fields that its properties return as they are (since 1.30 at least):
+# read directly only where a span has them all.
+_READ_FIELDS = frozenset(
+    {"_context", "_parent", "_name", "_start_time", "_end_time", "_status", "_resource"}
+)
+
+
 def records_from_spans(spans: Sequence[tuple[ReadableSpan, Mapping[str, Any]]]) -> list[SpanRecord]:
     """``[record_from_span(span, attributes) for span, attributes in spans]`` for the spans of
     one local trace, the processor's batch: each id is written in hex once (a parent's id is a
@@ -85,7 +92,7 @@ def records_from_spans(spans: Sequence[tuple[ReadableSpan, Mapping[str, Any]]]) 
     records = []
     for span, attributes in spans:
         fields = span.__dict__ if type(span) is ReadableSpan else None
-        if fields is None or "_context" not in fields or "_status" not in fields:
+        if fields is None or not fields.keys() >= _READ_FIELDS:
             records.append(record_from_span(span, attributes))
             continue
         context, parent = fields["_context"], fields["_parent"]
