@@ -2,6 +2,7 @@
 
     python benchmarks/analysis_instructions.py                 # 10k spans
     python benchmarks/analysis_instructions.py --spans 100000
+    python benchmarks/analysis_instructions.py --short          # CI: 1k spans
 
 Each shape runs in a fresh process under ``valgrind --tool=callgrind --instr-atstart=no``: the
 records are built and analysed once at valgrind's uninstrumented speed, the collector is
@@ -67,9 +68,12 @@ def _count(shape: str, spans: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=10_000)
+    parser.add_argument("--spans", type=int)
+    parser.add_argument("--short", action="store_true", help="CI mode: 1k spans")
     parser.add_argument("--child", choices=sorted(SHAPES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.spans is None:
+        args.spans = 1_000 if args.short else 10_000
     if args.child:
         _child(args.child, args.spans)
         return 0
