@@ -1,4 +1,5 @@
-"""The processor's batch of records (``records_from_spans``) is the span-by-span reading."""
+"""The processor's batch of records (``records_from_spans``, which ``record_from_span`` calls
+with one span) is the span-by-span reading through the span's properties."""
 
 from __future__ import annotations
 
@@ -10,8 +11,40 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, Status, StatusCode
 
+from agentspans._spans import events_of
+from agentspans.analysis._build import span_record
+from agentspans.analysis.model import SpanEvent, SpanRecord
 from agentspans.processors.pipeline import copy_span
-from agentspans.sources.live import record_from_span, records_from_spans
+from agentspans.sources.live import _service_name, record_from_span, records_from_spans
+
+
+def by_properties(span: ReadableSpan, attributes: dict[str, Any]) -> SpanRecord:
+    """The reading ``record_from_span`` did before the batch: each fact through a property."""
+    context, parent = span.context, span.parent
+    trace_id = context.trace_id if context is not None else 0
+    span_id = context.span_id if context is not None else 0
+    start = span.start_time or 0
+    events = events_of(span)
+    return span_record(
+        f"{trace_id:032x}",
+        f"{span_id:016x}",
+        f"{parent.span_id:016x}" if parent is not None else None,
+        span.name,
+        start,
+        span.end_time if span.end_time is not None else start,
+        attributes,
+        span.status.status_code is StatusCode.ERROR,
+        _service_name(span.resource),
+        tuple(SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in events)
+        if events
+        else (),
+        parent is not None and parent.is_remote,
+    )
+
+
+class _OwnSpan(ReadableSpan):
+    """A span type of another processor: read through its properties."""
+
 
 RESOURCES = [None, Resource({"service.name": "svc"}), Resource({"service.name": 3})]
 
@@ -51,8 +84,11 @@ def batches(draw: st.DrawFn) -> list[tuple[ReadableSpan, dict[str, Any]]]:
             start_time=start,
             end_time=draw(st.one_of(st.none(), st.integers(0, 10**12))),
         )
-        if draw(st.booleans()):
-            span = copy_span(span, attributes={"a": 1})  # a rebuilt span, as a late one may be
+        how = draw(st.sampled_from(["sdk", "rebuilt", "other type"]))
+        if how == "rebuilt":
+            span = copy_span(span, attributes={"a": 1})  # as a late one may be
+        elif how == "other type":
+            span.__class__ = _OwnSpan
         out.append((span, {"x": i}))
     return out
 
@@ -62,4 +98,6 @@ def batches(draw: st.DrawFn) -> list[tuple[ReadableSpan, dict[str, Any]]]:
 def test_records_from_spans_reads_each_span_as_record_from_span(
     batch: list[tuple[ReadableSpan, dict[str, Any]]],
 ) -> None:
-    assert records_from_spans(batch) == [record_from_span(span, attrs) for span, attrs in batch]
+    expected = [by_properties(span, attrs) for span, attrs in batch]
+    assert records_from_spans(batch) == expected
+    assert [record_from_span(span, attrs) for span, attrs in batch] == expected

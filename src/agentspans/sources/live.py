@@ -43,32 +43,9 @@ def _service_name(resource: Resource | None) -> str | None:
 def record_from_span(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
     """``attributes``: the span's attributes as the caller holds them already (the processor's,
     with enrichment's merged), taken as they are; by default a copy of the span's own."""
-    context = span.context
-    trace_id = context.trace_id if context is not None else 0
-    span_id = context.span_id if context is not None else 0
-    parent = span.parent
-    if attributes is None:
-        attributes = plain_attributes(span)
-    service = _service_name(span.resource)
-    start = span.start_time or 0
-    events = events_of(span)
-    return span_record(
-        f"{trace_id:032x}",
-        f"{span_id:016x}",
-        f"{parent.span_id:016x}" if parent is not None else None,
-        span.name,
-        start,
-        span.end_time if span.end_time is not None else start,
-        attributes,
-        span.status.status_code is StatusCode.ERROR,
-        service,
-        tuple(
-            SpanEvent(event.name, event.timestamp, dict(event.attributes or {})) for event in events
-        )
-        if events
-        else (),
-        parent is not None and parent.is_remote,
-    )
+    return records_from_spans(
+        [(span, plain_attributes(span) if attributes is None else attributes)]
+    )[0]
 
 
 # The SDK ReadableSpan's fields that its properties return as they are (since 1.30 at least):
@@ -78,11 +55,28 @@ _READ_FIELDS = frozenset(
 )
 
 
+def _fields(span: ReadableSpan) -> Mapping[str, Any]:
+    """What a record takes from the span, by the SDK's field names: an SDK span's own
+    ``__dict__`` (no property call each), else read through the span's properties."""
+    if type(span) is ReadableSpan:
+        fields = span.__dict__
+        if fields.keys() >= _READ_FIELDS:
+            return fields
+    return {
+        "_context": span.context,
+        "_parent": span.parent,
+        "_name": span.name,
+        "_start_time": span.start_time,
+        "_end_time": span.end_time,
+        "_status": span.status,
+        "_resource": span.resource,
+    }
+
+
 def records_from_spans(spans: Sequence[tuple[ReadableSpan, Mapping[str, Any]]]) -> list[SpanRecord]:
-    """``[record_from_span(span, attributes) for span, attributes in spans]`` for the spans of
-    one local trace, the processor's batch: each id is written in hex once (a parent's id is a
-    span's of the same trace; the trace id is one for all), and an SDK span's fields are read
-    from its ``__dict__`` instead of through seven properties each."""
+    """The records of ``spans`` (each with its attributes as the caller holds them), for a batch
+    such as the processor's local trace: each id is written in hex once (a parent's id is a
+    span's of the same trace; the trace id is one for all)."""
     hexes: dict[int, str] = {}
     trace_hexes: dict[int, str] = {}
     for span, _ in spans:
@@ -91,10 +85,7 @@ def records_from_spans(spans: Sequence[tuple[ReadableSpan, Mapping[str, Any]]]) 
             hexes[context.span_id] = f"{context.span_id:016x}"
     records = []
     for span, attributes in spans:
-        fields = span.__dict__ if type(span) is ReadableSpan else None
-        if fields is None or not fields.keys() >= _READ_FIELDS:
-            records.append(record_from_span(span, attributes))
-            continue
+        fields = _fields(span)
         context, parent = fields["_context"], fields["_parent"]
         trace_id = context.trace_id if context is not None else 0
         trace_hex = trace_hexes.get(trace_id)
