@@ -107,12 +107,18 @@ def _short(message: str) -> str:
 def json_rounded(value: float, digits: int) -> str:
     """``json_float(round(value, digits))``: for a modest value, the fixed-point text with its
     trailing zeros dropped. ``round`` and the fixed-point format take the same correctly
-    rounded digits, and below 1e12 no shorter decimal names the same double, so this is the
-    shortest repr ``float.__repr__`` gives, for a third of the cost (two float conversions)."""
-    if -1e12 < value < 1e12:
+    rounded digits, and where the double's spacing is below ``10**-digits`` (``|value|`` under
+    ``10**(15 - digits)``) no other decimal of at most ``digits`` places names the same double,
+    so this is the shortest repr ``float.__repr__`` gives, without the second conversion."""
+    if -_EXACT_BELOW[digits] < value < _EXACT_BELOW[digits]:
         text = f"{value:.{digits}f}".rstrip("0")
         return text + "0" if text.endswith(".") else text
     return json_float(round(value, digits))
+
+
+# Past these the double's spacing reaches 10**-digits: 6.6e11 rounded to 4 places is
+# 661793184210.7159, whose double prints as 661793184210.716.
+_EXACT_BELOW = tuple(10.0 ** (15 - digits) for digits in range(16))
 
 
 def json_float(value: float) -> str:

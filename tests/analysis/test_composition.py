@@ -61,8 +61,15 @@ def test_composition_is_what_json_dumps_writes(
         st.floats(0, 2),
         st.integers(0, 10**9).map(lambda n: n / 2000),  # halves at the last digit kept
         st.integers(0, 10**9).map(lambda n: n / 20000),
+        st.floats(1e10, 1e13),  # where the double's spacing nears the last place kept
     ),
     st.sampled_from([3, 4]),
 )
 def test_rounded_floats_are_written_as_repr_of_round(value: float, digits: int) -> None:
     assert json_rounded(value, digits) == json_float(round(value, digits))
+
+
+def test_a_value_whose_double_is_coarser_than_the_places_kept() -> None:
+    # 661793184210.7159 and 661793184210.716 are one double: repr gives the shorter.
+    value = 992689776316.074 / 1.5
+    assert json_rounded(value, 4) == json_float(round(value, 4)) == "661793184210.716"
