@@ -6,6 +6,7 @@ the root span's readable attributes (processors/readable.py) and the HTML report
 
 from __future__ import annotations
 
+import json
 import math
 
 from agentspans.analysis import TraceAnalysis
@@ -130,3 +131,21 @@ def json_float(value: float) -> str:
     if value == -math.inf:
         return "-Infinity"
     return float.__repr__(value)
+
+
+def composition_entry(span_id: str, name: str, ms: float, duration_ms: float) -> str:
+    """One entry of ``agentspans.critical_path.composition``, as ``json.dumps`` with compact
+    separators writes ``{"span_id", "name", "ms": round(ms, 3), "share": round(ms / duration,
+    4)}`` (share 0.0 for a trace without duration): the general writer and the one-span
+    shortcut both write it here."""
+    if ms == duration_ms and 0 < ms < math.inf:
+        share = "1.0"  # x / x: a trace of one span, whose composition is this entry alone
+    else:
+        share = json_rounded(ms / duration_ms, 4) if duration_ms > 0 else "0.0"
+    return (
+        f'{{"span_id":{_json_string(span_id)},"name":{_json_string(name)},'
+        f'"ms":{json_rounded(ms, 3)},"share":{share}}}'
+    )
+
+
+_json_string = json.encoder.encode_basestring_ascii  # json.dumps' default (ensure_ascii)

@@ -73,3 +73,14 @@ def test_a_value_whose_double_is_coarser_than_the_places_kept() -> None:
     # 661793184210.7159 and 661793184210.716 are one double: repr gives the shorter.
     value = 992689776316.074 / 1.5
     assert json_rounded(value, 4) == json_float(round(value, 4)) == "661793184210.716"
+
+
+def test_an_entry_that_is_the_whole_trace() -> None:
+    # A trace of one span: its entry's share is ms / ms, written without the division.
+    for ms in (0.004, 1.0, 123.4567, 9.99e11):
+        analysis = SimpleNamespace(
+            critical_path=[SimpleNamespace(span_id="ab", name="chat")],
+            path_self_ms={"ab": ms},
+            duration_ms=ms,
+        )
+        assert composition(analysis) == by_json_dumps(analysis)  # type: ignore[arg-type]

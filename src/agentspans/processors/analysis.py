@@ -12,7 +12,6 @@ merged into the rebuilt spans (docs/analysis.md, "What the annotator writes"):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from agentspans.llm_span import LlmCall
 from agentspans.processors.lone import lone_annotations, lone_annotations_of
 from agentspans.processors.pipeline import EventSpec, Extra
 from agentspans.processors.readable import readable_root
-from agentspans.readable import json_rounded
+from agentspans.readable import composition_entry
 from agentspans.sources.live import records_from_spans
 
 # Jaeger and most backends cap attribute sizes; the longest stretches tell the story.
@@ -146,23 +145,17 @@ def rollup_attributes(rollup: Rollup) -> Extra:
 def composition(analysis: TraceAnalysis) -> str:
     """The path's make-up as JSON: ``[{"span_id", "name", "ms", "share"}]``, largest first.
 
-    Written entry by entry with the encoder's own string and float functions: the same text as
-    ``json.dumps`` of the list of dicts with compact separators (tests/analysis hold it equal),
-    without building the dicts and the encoder per trace."""
+    Written entry by entry (``readable.composition_entry``): the same text as ``json.dumps`` of
+    the list of dicts with compact separators (tests/analysis hold it equal), without building
+    the dicts and the encoder per trace."""
     names = {segment.span_id: segment.name for segment in analysis.critical_path}
     ranked = sorted(analysis.path_self_ms.items(), key=lambda item: (-item[1], item[0]))
     duration = analysis.duration_ms
-    entries = []
-    for span_id, ms in ranked[:_COMPOSITION_ENTRIES]:
-        share = json_rounded(ms / duration, 4) if duration > 0 else "0.0"
-        entries.append(
-            f'{{"span_id":{_json_string(span_id)},"name":{_json_string(names.get(span_id, ""))},'
-            f'"ms":{json_rounded(ms, 3)},"share":{share}}}'
-        )
+    entries = [
+        composition_entry(span_id, names.get(span_id, ""), ms, duration)
+        for span_id, ms in ranked[:_COMPOSITION_ENTRIES]
+    ]
     return f"[{','.join(entries)}]"
-
-
-_json_string = json.encoder.encode_basestring_ascii  # json.dumps' default (ensure_ascii)
 
 
 def root_attributes(analysis: TraceAnalysis) -> Extra:

@@ -19,7 +19,6 @@ the span directly. It is a shortcut, never a second opinion:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,9 +29,7 @@ from agentspans.analysis.accounting import positive, vram_utilization
 from agentspans.analysis.detectors.calls import llm_slowness, prompt_weight, tool_too_slow
 from agentspans.analysis.thresholds import Thresholds
 from agentspans.llm_span import LlmCall, count, read_llm_call
-from agentspans.readable import format_ms
-
-_encode_string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+from agentspans.readable import composition_entry, format_ms
 
 
 def lone_annotations(
@@ -139,8 +136,7 @@ def _attributes(
         out[semconv.ROLLUP_VRAM_PEAK_BYTES] = vram_peak
     out[semconv.TRACE_DURATION_MS] = rounded
     out[semconv.CRITICAL_PATH_COMPOSITION] = (
-        f'[{{"span_id":"{span_id}","name":{_encode_string(name)},'
-        f'"ms":{round(duration_ms, 3)!r},"share":1.0}}]'
+        f"[{composition_entry(span_id, name, duration_ms, duration_ms)}]"
     )
     out[semconv.COORDINATION_OVERHEAD_MS] = 0.0
     out[semconv.TRACE_TOTAL_INPUT_TOKENS] = tokens_in
