@@ -360,6 +360,26 @@ def agent_name(tree: Tree, node: int) -> str:
     return name if isinstance(name, str) and name else tree.records[node].name
 
 
+def agents_by_name(tree: Tree, accounts: Accounts) -> tuple[dict[int, str], dict[str, list[int]]]:
+    """Each agent span's name (:func:`agent_name`), and each name's agent spans, names in the
+    order first seen."""
+    names: dict[int, str] = {}
+    spans_of: dict[str, list[int]] = {}
+    records, name_key = tree.records, semconv.GEN_AI_AGENT_NAME
+    for i in accounts.agent_nodes:  # a deep delegation chain has one per span
+        record = records[i]
+        name = record.attributes.get(name_key)  # agent_name, inlined
+        if not (isinstance(name, str) and name):
+            name = record.name
+        names[i] = name
+        spans = spans_of.get(name)
+        if spans is None:
+            spans_of[name] = [i]
+        else:
+            spans.append(i)
+    return names, spans_of
+
+
 @dataclass(slots=True)
 class _AgentRow:
     """One agent's running totals while :func:`agent_summaries` adds them up. At module level:
@@ -398,20 +418,7 @@ def agent_summaries(
     itself (those whose nearest agent span is one of its own; its sub-agents have their own
     rows), so the rows add up to the totals less the calls made outside any agent."""
 
-    names: dict[int, str] = {}
-    spans_of: dict[str, list[int]] = {}  # each name's agent spans, names in first-seen order
-    records, name_key = tree.records, semconv.GEN_AI_AGENT_NAME
-    for i in accounts.agent_nodes:  # a deep delegation chain has one per span
-        record = records[i]
-        name = record.attributes.get(name_key)  # agent_name, inlined
-        if not (isinstance(name, str) and name):
-            name = record.name
-        names[i] = name
-        spans = spans_of.get(name)
-        if spans is None:
-            spans_of[name] = [i]
-        else:
-            spans.append(i)
+    names, spans_of = agents_by_name(tree, accounts)
     rows = {
         name: _span_totals(spans, tree, own_ns, subtree.vram_peak)
         for name, spans in spans_of.items()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 
-from agentspans import semconv
+from agentspans.analysis.accounting import agents_by_name
 from agentspans.analysis.detectors._view import TraceView, human_ms, ms, usd
 from agentspans.analysis.model import Finding
 
@@ -114,20 +114,8 @@ def _hot_agents(
 ) -> list[Finding]:
     """One agent's own calls (two or more, among two or more agents with a cost) carrying at
     least ``cost_hotspot_share`` of the cost."""
-    accounts, records, name_key = view.accounts, view.tree.records, semconv.GEN_AI_AGENT_NAME
-    by_agent: dict[str, list[int]] = {}
-    names: dict[int, str] = {}
-    for i in accounts.agent_nodes:  # agent_name, inlined: a trace can have thousands of agents
-        record = records[i]
-        name = record.attributes.get(name_key)
-        if not (isinstance(name, str) and name):
-            name = record.name
-        names[i] = name
-        spans = by_agent.get(name)
-        if spans is None:
-            by_agent[name] = [i]
-        else:
-            spans.append(i)
+    accounts = view.accounts
+    names, by_agent = agents_by_name(view.tree, accounts)
     explained_names = {names[a] for a in explained if a >= 0}
     own_cost: dict[str, float] = {}
     own_calls: dict[str, int] = {}
