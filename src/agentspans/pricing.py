@@ -367,9 +367,8 @@ class PriceTable:
 
     def quote(self, model: str, usage: Usage, provider: str | None = None) -> Quote:
         """The cost of one call, or why there is none (``unknown`` model, ``self_hosted``)."""
-        if provider in LOCAL_PROVIDERS:
-            return Quote(None, SOURCE_SELF_HOSTED)
-        return quote_found(self.lookup(model, provider), usage, provider)
+        found = None if provider in LOCAL_PROVIDERS else self.lookup(model, provider)
+        return quote_found(found, usage, provider)
 
     def cost(
         self,

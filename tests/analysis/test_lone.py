@@ -210,3 +210,47 @@ def test_the_worker_writes_on_a_lone_span_what_the_general_path_writes(
     if span.parent is not None and not span.parent.is_remote:
         return  # not a local root: held for its parent, not this path
     assert typed(_exported(annotator, span)) == typed(_exported(general_only, span))
+
+
+def test_a_failing_enrichment_leaves_a_lone_span_analysed_and_is_tried_once(
+    monkeypatch: Any,
+) -> None:
+    # Outside the test suite's strict mode an internal error is logged and the span goes on:
+    # analysed from its own attributes, as the general path does, without enriching it again.
+    monkeypatch.delenv("AGENTSPANS_STRICT", raising=False)
+    calls = []
+
+    class Failing(Enricher):
+        __slots__ = ()
+
+        def enrich(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            raise RuntimeError("enrichment broke")
+
+    exporter = InMemorySpanExporter()
+    processor = TraceProcessor(
+        [SimpleSpanProcessor(exporter)],
+        Failing(default_table(), None),
+        TraceAnnotator(Thresholds()),
+    )
+    try:
+        chat = chat_span(100, 40)
+        span = ReadableSpan(  # the same call, sampled, so that it is exported
+            name=chat.name,
+            context=SpanContext(TRACE_ID, SPAN_ID, False, TraceFlags(1)),
+            attributes=chat.attributes,
+            start_time=chat.start_time,
+            end_time=chat.end_time,
+        )
+        processor._accept(span, 0.25)
+        processor.force_flush()
+        (exported,) = exporter.get_finished_spans()
+    finally:
+        processor.shutdown()
+    attributes = dict(exported.attributes or {})
+    assert len(calls) == 1
+    assert semconv.CPU_TIME_S not in attributes  # no enrichment
+    assert attributes[semconv.TRACE_TOTAL_LLM_CALLS] == 1  # the analysis all the same
+    assert typed(attributes) == typed(
+        {**dict(span.attributes or {}), **general(span, Thresholds())[SPAN_ID][0]}
+    )

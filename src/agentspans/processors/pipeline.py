@@ -439,7 +439,7 @@ class TraceProcessor(SpanProcessor):
             if is_local_root(span):
                 # The whole local trace is this one span (a standalone LLM call): nothing to
                 # hold, group or split.
-                self._analyse_lone(span, cpu)
+                self._analyse_lone(span, cpu, context.span_id)
                 return
             held = self._held[trace_id] = _HeldTrace(time.monotonic())
             if len(self._held) > self._max_traces:
@@ -508,16 +508,15 @@ class TraceProcessor(SpanProcessor):
                 finished.append(rebuild(span, attributes, found[1]))
             else:
                 finished.append(rebuild(span, attributes) if added else span)
-        self._send(finished)
-        self._observe(finished)
+        self._deliver(finished)
         self._remember_finished([span.context.span_id for span, _, _ in enriched if span.context])
 
-    def _analyse_lone(self, span: ReadableSpan, cpu: float | None) -> None:
+    def _analyse_lone(self, span: ReadableSpan, cpu: float | None, span_id: int) -> None:
         """:meth:`_analyse` for a local trace of one span (a standalone call): the annotator's
         shortcut answers from the LLM call enrichment read, so the span is read once."""
-        lone, context = self._lone, span.context
-        if lone is None or context is None:
-            self._analyse([(span, cpu)], context.span_id if context is not None else 0)
+        lone = self._lone
+        if lone is None:
+            self._analyse([(span, cpu)], span_id)
             return
         attributes = plain_attributes(span)
         added: Extra = {}
@@ -527,7 +526,8 @@ class TraceProcessor(SpanProcessor):
             )
         except Exception as exc:
             report_internal_error("span enrichment", exc)
-            self._analyse([(span, cpu)], context.span_id)  # the general way, as it handles it
+            # As _enriched_attributes: the span's own attributes, analysed the general way.
+            self._annotate([(span, attributes, False)], span_id)
             return
         attributes.update(added)
         try:
@@ -536,13 +536,13 @@ class TraceProcessor(SpanProcessor):
             report_internal_error("trace analysis", exc)
             found = None
         if found is None:  # the shortcut steps aside: the general path answers
-            self._annotate([(span, attributes, bool(added))], context.span_id)
+            self._annotate([(span, attributes, bool(added))], span_id)
             return
         attributes.update(found)
         # Sent with the pass's other one-span traces (see _send_outbox); remembered at once, so
         # a child ending after it is known as late.
         self._outbox.append(rebuild(span, attributes))
-        self._remember_one(context.span_id)
+        self._remember_one(span_id)
 
     def _send_outbox(self) -> None:
         """Hand on the one-span traces finished in this pass: in one batch, as a trace's spans
@@ -550,8 +550,7 @@ class TraceProcessor(SpanProcessor):
         outbox = self._outbox
         if outbox:
             self._outbox = []
-            self._send(outbox)
-            self._observe(outbox)
+            self._deliver(outbox)
 
     def _forward_late(self, trace_id: int, span: ReadableSpan, cpu: float | None) -> None:
         """A span whose tree was analysed already, with whatever of its own subtree was held
@@ -593,9 +592,7 @@ class TraceProcessor(SpanProcessor):
             )
         else:
             for span_id in span_ids:
-                if span_id not in finished:
-                    finished.add(span_id)
-                    order.append(span_id)
+                self._remember_one(span_id)
         while len(order) > _FINISHED_SPANS_REMEMBERED:
             finished.discard(order.popleft())
 
@@ -642,8 +639,12 @@ class TraceProcessor(SpanProcessor):
     def _forward(self, span: ReadableSpan, cpu: float | None) -> None:
         _, attributes, added = self._enriched_attributes(span, cpu)
         finished = [rebuild(span, attributes) if added else span]
-        self._send(finished)
-        self._observe(finished)
+        self._deliver(finished)
+
+    def _deliver(self, spans: Sequence[ReadableSpan]) -> None:
+        """Hand finished spans to export, then to the observers (the metrics)."""
+        self._send(spans)
+        self._observe(spans)
 
     def _observe(self, spans: Sequence[ReadableSpan]) -> None:
         for observer in self.observers:
